@@ -1,0 +1,5 @@
+"""Allow ``python -m twimbot``."""
+
+from twimbot.cli import main
+
+raise SystemExit(main())
