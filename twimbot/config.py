@@ -159,7 +159,9 @@ class Post(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from None
         return value
 
     @field_validator("publish_weekday")
@@ -379,7 +381,9 @@ def format_validation_error(err: ValidationError) -> list[str]:
 def parse_config(data: Any, base_dir: Path) -> Config:
     """Validate already-parsed YAML data. Raises :class:`ConfigError` listing every problem."""
     if not isinstance(data, dict):
-        raise ConfigError("config: the file must hold a mapping of keys", ["(top level): not a mapping"])
+        raise ConfigError(
+            "config: the file must hold a mapping of keys", ["(top level): not a mapping"]
+        )
     try:
         return Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as err:

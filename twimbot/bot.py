@@ -1,0 +1,377 @@
+"""The running bot: login, the sync loop, and the workers that act after each commit.
+
+One sync batch is one database transaction: every event of the batch is applied (each in
+its own savepoint, so one bad event cannot spoil the others) and the sync token is written
+last, in the same transaction. Only after the commit do the workers send what the outbox
+holds, run queued editor commands and download media, so the sync loop never waits on them
+and nothing is acknowledged that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from twimbot import ingest
+from twimbot.config import Config, Secrets
+from twimbot.errors import ConfigError, MatrixError, TwimbotError
+from twimbot.handlers import Context, Handlers
+from twimbot.ingest import BotIdentity, RoomRoles
+from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
+from twimbot.store import Store
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+OUTBOX_MAX_ATTEMPTS = 8
+
+
+class Backoff:
+    """Exponential backoff with jitter, capped, so an outage never makes the bot spin."""
+
+    def __init__(self, base: float = 0.5, cap: float = 10.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        delay = min(self.cap, self.base * 2 ** (self.failures - 1))
+        return float(delay * (0.75 + random.random() / 2))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Bot:
+    """Ties the store, a :class:`MatrixPort` and the handlers together."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        matrix: MatrixPort,
+        *,
+        reload_config: Callable[[], Config] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.matrix = matrix
+        self.reload_config = reload_config
+        self.roles: dict[str, RoomRoles] = {}
+        self.editors_room: str | None = None
+        self.bot = BotIdentity(config.user_id)
+        self._wake_outbox = asyncio.Event()
+        self._wake_commands = asyncio.Event()
+        self._wake_media = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.synced = asyncio.Event()  # set after the first stored batch (tests, demo)
+        self.batches = 0
+        self._commands: Any = None  # twimbot.commands.Commands, built in start()
+
+    # -- start-up --------------------------------------------------------------------
+
+    async def login(self, secrets: Secrets) -> None:
+        """Authenticate from the environment; a password login is kept in the database."""
+        from twimbot.matrix import NioMatrix
+
+        assert isinstance(self.matrix, NioMatrix)
+        if secrets.access_token:
+            await self.matrix.use_token(secrets.access_token)
+            return
+        if not secrets.password:
+            raise ConfigError(
+                "no credentials: set TWIMBOT_ACCESS_TOKEN, or TWIMBOT_PASSWORD for a one-time login"
+            )
+        saved = await self.store.get_state("session")
+        device_id: str | None = None
+        if saved:
+            session = json.loads(saved)
+            if session.get("user_id") == self.config.user_id:
+                device_id = session.get("device_id")
+                try:
+                    await self.matrix.use_token(session["access_token"])
+                    return
+                except Refused as err:
+                    if err.errcode != "M_UNKNOWN_TOKEN":
+                        raise
+                    log.warning("the stored access token was revoked; logging in again")
+        token, device = await self.matrix.login_password(secrets.password, device_id)
+        async with self.store.transaction():
+            await self.store.set_state(
+                "session",
+                json.dumps(
+                    {"user_id": self.config.user_id, "access_token": token, "device_id": device}
+                ),
+            )
+        await self.matrix.use_token(token)
+
+    async def resolve_rooms(self) -> None:
+        """Resolve configured aliases and join every configured room we can."""
+        cfg = self.config
+        wanted: list[tuple[str, str]] = [(r, "submissions") for r in cfg.rooms.submissions]
+        wanted.append((cfg.rooms.editors, "editors"))
+        if cfg.ping.room:
+            wanted.append((cfg.ping.room, "ping"))
+        roles: dict[str, dict[str, bool]] = {}
+        for ref, role in wanted:
+            try:
+                room_id = await self.matrix.resolve_alias(ref)
+            except MatrixError as err:
+                log.warning("cannot resolve room %s (%s); will join when invited", ref, err)
+                continue
+            roles.setdefault(room_id, {})[role] = True
+            if role == "editors":
+                self.editors_room = room_id
+            try:
+                await self.matrix.join(room_id)
+            except MatrixError as err:
+                log.warning("cannot join %s (%s); will join when invited", ref, err)
+        self.roles = {rid: RoomRoles(**flags) for rid, flags in roles.items()}
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set: sync, store, act. Returns after a graceful stop."""
+        stop = stop or self._stopping
+        from twimbot.commands import Commands
+
+        self._commands = Commands(self)
+        await self.store.open_edition()
+        await self.resolve_rooms()
+        workers = [
+            asyncio.create_task(self._guard("outbox", self._outbox_loop), name="outbox"),
+            asyncio.create_task(self._guard("commands", self._command_loop), name="commands"),
+            asyncio.create_task(self._guard("media", self._media_loop), name="media"),
+        ]
+        backoff = Backoff()
+        try:
+            while not stop.is_set():
+                token = await self.store.get_state("sync_token")
+                sync = asyncio.create_task(self.matrix.sync(token, SYNC_TIMEOUT_MS if token else 0))
+                stopper = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({sync, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if sync not in done:
+                    sync.cancel()
+                    with contextlib.suppress(BaseException):
+                        await sync
+                    break
+                try:
+                    batch = sync.result()
+                except RateLimited as err:
+                    log.warning("sync rate limited; waiting %.1f s", err.retry_after)
+                    await self._sleep(err.retry_after, stop)
+                    continue
+                except Refused as err:
+                    if err.errcode == "M_UNKNOWN_TOKEN":
+                        raise TwimbotError(
+                            f"the homeserver rejected the access token ({err})"
+                        ) from None
+                    delay = backoff.next()
+                    log.warning("sync refused (%s); retrying in %.1f s", err, delay)
+                    await self._sleep(delay, stop)
+                    continue
+                except (Unreachable, MatrixError) as err:
+                    delay = backoff.next()
+                    log.warning("homeserver unreachable (%s); retrying in %.1f s", err, delay)
+                    await self._sleep(delay, stop)
+                    continue
+                backoff.reset()
+                await self.process(batch)
+        finally:
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def process(self, batch: SyncBatch) -> None:
+        """Store one sync batch and its token in one transaction, then wake the workers."""
+        await self._accept_invites(batch)
+        events = await self._with_backfill(batch)
+        ctx = Context(
+            config=self.config,
+            bot=self.bot,
+            roles=self.roles,
+            editors_room=self.editors_room or self.config.rooms.editors,
+            rooms={rid: batch.rooms.get(rid) or self.matrix.snapshot(rid) for rid in self.roles},
+            now_ms=int(time.time() * 1000),
+            first_sync=batch.first,
+        )
+        await self._profile_names(events, ctx)
+        handlers = Handlers(self.store, ctx)
+        last: dict[str, tuple[str, int]] = {}
+        async with self.store.transaction():
+            for event in events:
+                room_id = event.get("room_id")
+                roles = self.roles.get(room_id) if isinstance(room_id, str) else None
+                if roles is None:
+                    continue
+                try:
+                    async with self.store.savepoint():
+                        await handlers.apply(ingest.interpret(event, roles, self.config, self.bot))
+                except Exception:
+                    log.exception(
+                        "event %s could not be applied; skipped", str(event.get("event_id"))[:100]
+                    )
+                eid, ts = event.get("event_id"), event.get("origin_server_ts")
+                if isinstance(room_id, str) and isinstance(eid, str) and isinstance(ts, int):
+                    last[room_id] = (eid, ts)
+            for room_id, (eid, ts) in last.items():
+                await self.store.set_state(f"room_last:{room_id}", json.dumps([eid, ts]))
+            await self.store.set_state("last_sync_at", str(ctx.now_ms))
+            # Last, and in the same transaction: the token never runs ahead of the data.
+            await self.store.set_state("sync_token", batch.next_batch)
+        self.batches += 1
+        self.synced.set()
+        self._wake_outbox.set()
+        self._wake_commands.set()
+        self._wake_media.set()
+
+    async def _accept_invites(self, batch: SyncBatch) -> None:
+        configured = set(self.config.rooms.submissions) | {self.config.rooms.editors}
+        if self.config.ping.room:
+            configured.add(self.config.ping.room)
+        for room_id, aliases in batch.invites:
+            if room_id not in configured and not configured.intersection(aliases):
+                log.info("ignoring invite to %s: not a configured room", room_id)
+                continue
+            try:
+                await self.matrix.join(room_id)
+            except MatrixError as err:
+                log.warning("cannot join %s after invite: %s", room_id, err)
+                continue
+            await self.resolve_rooms()
+
+    async def _with_backfill(self, batch: SyncBatch) -> list[dict[str, Any]]:
+        events = list(batch.events)
+        for room_id, prev in batch.limited.items():
+            if room_id not in self.roles or batch.first:
+                continue
+            marker = await self.store.get_state(f"room_last:{room_id}")
+            if marker is None:
+                continue
+            last_id, last_ts = json.loads(marker)
+
+            def reached(
+                event: dict[str, Any], last_id: str = last_id, last_ts: int = last_ts
+            ) -> bool:
+                ts = event.get("origin_server_ts")
+                return event.get("event_id") == last_id or (isinstance(ts, int) and ts < last_ts)
+
+            try:
+                missed = await self.matrix.backfill(room_id, prev, reached)
+            except MatrixError as err:
+                log.warning("backfill of %s failed: %s", room_id, err)
+                continue
+            log.info("backfilled %d events of %s", len(missed), room_id)
+            first_index = next(
+                (i for i, e in enumerate(events) if e.get("room_id") == room_id), len(events)
+            )
+            events[first_index:first_index] = missed
+        return events
+
+    async def _profile_names(self, events: list[dict[str, Any]], ctx: Context) -> None:
+        """Fetch profile names for senders whose member name the room does not show."""
+        missing = set()
+        for event in events:
+            room_id, sender = event.get("room_id"), event.get("sender")
+            if not isinstance(room_id, str) or not isinstance(sender, str):
+                continue
+            roles = self.roles.get(room_id)
+            if roles is None or not roles.submissions or event.get("type") != "m.room.message":
+                continue
+            snap = ctx.rooms.get(room_id)
+            if snap is None or sender not in snap.names:
+                missing.add(sender)
+        for sender in sorted(missing)[:50]:
+            name = await self.matrix.display_name(sender)
+            if name:
+                ctx.profile_names[sender] = name
+
+    # -- workers ---------------------------------------------------------------------
+
+    async def _guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Keep a worker alive: an unexpected error is logged and the loop restarts."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s worker failed; restarting in 1 s", name)
+                await asyncio.sleep(1)
+
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        event.clear()
+
+    async def _outbox_loop(self) -> None:
+        backoff = Backoff()
+        while True:
+            rows = await self.store.outbox_pending(50)
+            if not rows:
+                await self._wait(self._wake_outbox, 30)
+                continue
+            for row in rows:
+                try:
+                    event_id = await self.matrix.send(
+                        row.room_id, row.event_type, row.content, row.txn_id
+                    )
+                except RateLimited as err:
+                    await asyncio.sleep(err.retry_after)
+                    break
+                except Refused as err:
+                    give_up = row.attempts + 1 >= OUTBOX_MAX_ATTEMPTS
+                    log.warning(
+                        "sending to %s refused (%s)%s",
+                        row.room_id,
+                        err,
+                        "; giving up" if give_up else "",
+                    )
+                    async with self.store.transaction():
+                        await self.store.outbox_failed(row.id, str(err), give_up=give_up)
+                    if not give_up:
+                        await asyncio.sleep(backoff.next())
+                        break
+                    continue
+                except MatrixError as err:
+                    delay = backoff.next()
+                    log.warning("sending failed (%s); retrying in %.1f s", err, delay)
+                    await asyncio.sleep(delay)
+                    break
+                backoff.reset()
+                async with self.store.transaction():
+                    await self.store.outbox_sent(row.id, event_id)
+
+    async def _command_loop(self) -> None:
+        while True:
+            pending = await self.store.pending_commands()
+            if not pending:
+                await self._wait(self._wake_commands, 30)
+                continue
+            for cmd in pending:
+                await self._commands.run(cmd)
+                self._wake_outbox.set()
+
+    async def _media_loop(self) -> None:
+        from twimbot.media import download_pending
+
+        while True:
+            count = await download_pending(self.store, self.matrix, self.config)
+            await self._wait(self._wake_media, 30 if count == 0 else 5)

@@ -1,0 +1,57 @@
+"""Building the content of what the bot says: notices, reactions, replies, files.
+
+Pure functions returning event content dicts. Replies to people are ``m.notice`` with a plain
+body and, where it helps reading, an HTML ``formatted_body``; everything a person wrote is
+HTML-escaped before it goes into the HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+
+def reaction(target_event_id: str, key: str) -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target_event_id, "key": key}}
+
+
+def notice(body: str, formatted: str | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"msgtype": "m.notice", "body": body, "m.mentions": {}}
+    if formatted is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = formatted
+    return content
+
+
+def reply_notice(
+    body: str, *, in_reply_to: str, mention: str | None = None, formatted: str | None = None
+) -> dict[str, Any]:
+    """A notice that replies to an event (and pings ``mention`` when given)."""
+    content = notice(body, formatted)
+    content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
+    content["m.mentions"] = {"user_ids": [mention]} if mention else {}
+    return content
+
+
+def lines_notice(title: str, lines: list[str]) -> dict[str, Any]:
+    """A title and a list: plain text with one item per line, HTML with a list."""
+    body = "\n".join([title, *lines]) if lines else title
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    formatted = f"<p>{html.escape(title)}</p>" + (f"<ul>{items}</ul>" if items else "")
+    return notice(body, formatted)
+
+
+def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any]:
+    return {
+        "msgtype": "m.file",
+        "body": name,
+        "filename": name,
+        "url": mxc,
+        "info": {"mimetype": mimetype, "size": size},
+    }
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """The first words of ``text`` on one line, for lists."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,391 @@
+"""Editor commands: one table from command word to handler.
+
+Commands are read in the editors room only. Each handler parses its arguments, the
+permission is checked once before any handler runs, and every answer is an ``m.notice``
+reply (plain body plus HTML). A bad argument is a one-line usage hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from twimbot import chat, classify, draft
+from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
+from twimbot.handlers import describe, effective_assignment
+from twimbot.config import Config
+from twimbot.store import CommandRow, Store, SubmissionRow
+
+if TYPE_CHECKING:
+    from twimbot.bot import Bot
+
+log = logging.getLogger(__name__)
+
+REFUSAL_INTERVAL_S = 60.0
+Reply = list[dict[str, Any]]
+Handler = Callable[["Commands", CommandRow, list[str]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    usage: str
+    help: str
+    handler: Handler
+    min_args: int = 0
+    max_args: int | None = 0
+
+
+def _text(body: str) -> Reply:
+    return [chat.notice(body)]
+
+
+def _number(arg: str) -> int:
+    value = arg.removeprefix("post_").removeprefix("post").removeprefix("#")
+    if not value.isdigit() or len(value) > 6:
+        raise CommandError(f"{arg!r} is not a post number")
+    return int(value)
+
+
+class Commands:
+    """Runs queued :class:`CommandRow` s for a :class:`Bot`."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._last_refusal: dict[str, float] = {}
+
+    @property
+    def store(self) -> Store:
+        return self.bot.store
+
+    @property
+    def config(self) -> Config:
+        return self.bot.config
+
+    async def run(self, cmd: CommandRow) -> None:
+        try:
+            replies = await self._dispatch(cmd)
+            status, result = "done", "ok"
+        except CommandError as err:
+            replies, status, result = _text(str(err)), "failed", str(err)
+        except TwimbotError as err:
+            replies, status, result = _text(f"error: {err}"), "failed", str(err)
+        except Exception as err:
+            log.exception("command %r failed", cmd.body[:100])
+            replies = _text(f"error: the command failed ({type(err).__name__}); see the bot's log")
+            status, result = "failed", type(err).__name__
+        async with self.store.transaction():
+            for content in replies:
+                content.setdefault("m.relates_to", {"m.in_reply_to": {"event_id": cmd.event_id}})
+                await self.store.enqueue(cmd.room_id, "m.room.message", content)
+            await self.store.finish_command(cmd.event_id, status, result)
+
+    async def _dispatch(self, cmd: CommandRow) -> Reply:
+        words = cmd.body.split()
+        head = words[0].lower()
+        if head in ALIASES:
+            word, args = ALIASES[head], words[1:]
+        elif len(words) == 1:
+            word, args = "help", []
+        else:
+            word, args = words[1].lower(), words[2:]
+        if not self._is_editor(cmd.sender):
+            now = time.monotonic()
+            if now - self._last_refusal.get(cmd.sender, -1e9) < REFUSAL_INTERVAL_S:
+                return []
+            self._last_refusal[cmd.sender] = now
+            return _text("Sorry, only editors can use twimbot commands.")
+        spec = TABLE.get(word)
+        if spec is None:
+            raise CommandError(f"unknown command {word!r}; try !twim help")
+        if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
+            raise CommandError(f"usage: !twim {spec.usage}")
+        return await spec.handler(self, cmd, args)
+
+    def _is_editor(self, user_id: str) -> bool:
+        if user_id in self.config.editors:
+            return True
+        threshold = self.config.editor_power_level
+        room = self.bot.editors_room
+        if threshold is None or room is None:
+            return False
+        return bool(self.bot.matrix.snapshot(room).level(user_id) >= threshold)
+
+    async def _post(self, arg: str) -> SubmissionRow:
+        number = _number(arg)
+        edition = await self.store.open_edition()
+        sub: SubmissionRow | None = await self.store.submission_by_number(edition.id, number)
+        if sub is None:
+            raise CommandError(f"there is no post {number} in the open edition")
+        return sub
+
+    async def _line(self, sub: SubmissionRow) -> str:
+        assignment = await effective_assignment(self.store, self.config, sub)
+        flags = " [deleted]" if sub.redacted else " [dropped]" if sub.dropped else ""
+        return (
+            f"post {sub.number} by {sub.sender_name} → {describe(self.config, assignment)}"
+            f"{flags}: {chat.one_line(sub.text, 60)}"
+        )
+
+    # -- handlers --------------------------------------------------------------------
+
+    async def help(self, cmd: CommandRow, args: list[str]) -> Reply:
+        lines = [f"!twim {spec.usage} — {spec.help}" for spec in TABLE.values()]
+        lines.append("Aliases: " + ", ".join(f"{a} = !twim {w}" for a, w in ALIASES.items()))
+        return [chat.lines_notice("twimbot commands:", lines)]
+
+    async def status(self, cmd: CommandRow, args: list[str]) -> Reply:
+        from twimbot.status import edition_status
+
+        report = await edition_status(self.store, self.config)
+        return [chat.lines_notice(report.title, report.lines)]
+
+    async def list_entries(self, cmd: CommandRow, args: list[str]) -> Reply:
+        edition = await self.store.open_edition()
+        subs = [s for s in await self.store.submissions(edition.id) if s.active]
+        wanted = " ".join(args)
+        section = classify.find_section(wanted, self.config) if wanted else None
+        project = classify.find_project(wanted, self.config) if wanted and not section else None
+        if wanted and section is None and project is None:
+            raise CommandError(f"no section or project called {wanted!r}; see !twim sections")
+        lines = []
+        for sub in subs:
+            assignment = await effective_assignment(self.store, self.config, sub)
+            if section is not None and assignment.section.name != section.name:
+                continue
+            if project is not None and assignment.project.name != project.name:
+                continue
+            lines.append(await self._line(sub))
+        title = f"{len(lines)} entr{'y' if len(lines) == 1 else 'ies'}" + (
+            f" in {wanted}" if wanted else " in the open edition"
+        )
+        return [chat.lines_notice(title, lines)]
+
+    async def show(self, cmd: CommandRow, args: list[str]) -> Reply:
+        sub = await self._post(args[0])
+        assignment = await effective_assignment(self.store, self.config, sub)
+        media_rows = [
+            m
+            for m in await self.store.media_for_edition(sub.edition_id)
+            if m.submission_id == sub.id
+        ]
+        revisions = await self.store.revisions(sub.id)
+        lines = [
+            f"from {sub.sender_name} ({sub.sender}), event {sub.event_id}",
+            f"project: {assignment.project.name or 'none'} ({assignment.project.source.value}:"
+            f" {assignment.project.reason})",
+            f"section: {assignment.section.name} ({assignment.section.source.value}:"
+            f" {assignment.section.reason})",
+            f"revisions: {len(revisions)}; status: "
+            + ("deleted" if sub.redacted else "dropped" if sub.dropped else "in the draft"),
+        ]
+        lines += [
+            f"media: {m.kind} {m.body or m.mxc} ({m.status}, {m.attach_source})" for m in media_rows
+        ]
+        body = f"post {sub.number}\n" + "\n".join(lines) + "\n\n" + sub.text
+        return [chat.notice(body)]
+
+    async def _mark(self, cmd: CommandRow, args: list[str], kind: str) -> Reply:
+        sub = await self._post(args[0])
+        if sub.frozen:
+            raise CommandError(f"post {sub.number} belongs to a published edition")
+        name = " ".join(args[1:])
+        value: str | None
+        if kind == "project":
+            if name.lower() in ("none", "-"):
+                value = None
+            else:
+                found = classify.find_project(name, self.config)
+                if found is None:
+                    raise CommandError(f"no project called {name!r}; see !twim projects")
+                value = found.name
+        else:
+            section = classify.find_section(name, self.config)
+            if section is None:
+                raise CommandError(f"no section called {name!r}; see !twim sections")
+            value = section.name
+        async with self.store.transaction():
+            await self.store.add_mark(sub.id, kind, value, cmd.event_id, cmd.sender)
+        return _text(await self._line(sub))
+
+    async def project(self, cmd: CommandRow, args: list[str]) -> Reply:
+        return await self._mark(cmd, args, "project")
+
+    async def section(self, cmd: CommandRow, args: list[str]) -> Reply:
+        return await self._mark(cmd, args, "section")
+
+    async def _drop(self, args: list[str], dropped: bool) -> Reply:
+        sub = await self._post(args[0])
+        async with self.store.transaction():
+            await self.store.set_dropped(sub.id, dropped)
+        state = "dropped from" if dropped else "restored to"
+        return _text(f"post {sub.number} by {sub.sender_name} {state} the draft")
+
+    async def drop(self, cmd: CommandRow, args: list[str]) -> Reply:
+        return await self._drop(args, True)
+
+    async def restore(self, cmd: CommandRow, args: list[str]) -> Reply:
+        return await self._drop(args, False)
+
+    async def attach(self, cmd: CommandRow, args: list[str]) -> Reply:
+        sub = await self._post(args[0])
+        media = await self.store.media_by_event(args[1])
+        if media is None or media.redacted:
+            raise CommandError(f"no media event {args[1]!r} in the submissions rooms")
+        async with self.store.transaction():
+            await self.store.attach_media(media.id, sub.id, "editor")
+        self.bot._wake_media.set()
+        return _text(f"{media.kind} {media.body or media.mxc} attached to post {sub.number}")
+
+    async def draft(self, cmd: CommandRow, args: list[str]) -> Reply:
+        from twimbot.media import download_pending
+
+        await download_pending(self.store, self.bot.matrix, self.config)
+        edition = await self.store.open_edition()
+        warning = await draft.refresh_pingstat(self.store, self.config, edition)
+        name = self.bot.matrix.snapshot(cmd.room_id).names.get(cmd.sender, "")
+        try:
+            result = await draft.build(
+                self.store, self.config, edition, editor_name=self.config.post.author or name
+            )
+        except TemplateError as err:
+            raise CommandError(f"the template failed: {err}") from None
+        markdown = result.result.markdown.encode("utf-8")
+        zipped = result.bundle(self.config.media_dir)
+        replies: Reply = []
+        for fname, data, mime in (
+            (result.markdown_name, markdown, "text/markdown"),
+            (result.bundle_name, zipped, "application/zip"),
+        ):
+            try:
+                mxc = await self.bot.matrix.upload(data, mime, fname)
+            except MatrixError as err:
+                raise CommandError(f"uploading {fname} failed: {err}") from None
+            replies.append(chat.file_message(fname, mxc, mime, len(data)))
+        summary = draft_summary(result, warning)
+        replies.append(chat.lines_notice(summary[0], summary[1:]))
+        return replies
+
+    async def publish(self, cmd: CommandRow, args: list[str]) -> Reply:
+        edition = await self.store.open_edition()
+        subs = [s for s in await self.store.submissions(edition.id) if s.active]
+        day = draft.edition_date(self.config, edition)
+        if args != ["confirm"]:
+            return _text(
+                f"This closes edition {edition.id} ({day.isoformat()}, {len(subs)}"
+                " entries) and starts an empty one; nothing is deleted."
+                " Send !twim publish confirm to do it."
+            )
+        name = self.bot.matrix.snapshot(cmd.room_id).names.get(cmd.sender, cmd.sender)
+        author = self.config.post.author or name
+        result = await draft.build(self.store, self.config, edition, editor_name=author)
+        new = await self.store.publish_edition(
+            edition.id, post_date=day.isoformat(), rendered=result.result.markdown, by=author
+        )
+        return _text(
+            f"Edition {edition.id} ({day.isoformat()}) is published with {len(subs)}"
+            f" entries. Edition {new.id} is open."
+        )
+
+    async def projects(self, cmd: CommandRow, args: list[str]) -> Reply:
+        lines = [
+            f"{p.emoji or '·'} {p.name}: {p.title} → {p.default_section or 'no section'}"
+            for p in self.config.projects
+        ]
+        return [chat.lines_notice(f"{len(lines)} projects", lines)]
+
+    async def sections(self, cmd: CommandRow, args: list[str]) -> Reply:
+        ordered = sorted(self.config.sections, key=lambda s: (s.order, s.name))
+        lines = [f"{s.emoji or '·'} {s.name}: {s.title} (order {s.order})" for s in ordered]
+        return [chat.lines_notice(f"{len(lines)} sections", lines)]
+
+    async def pings(self, cmd: CommandRow, args: list[str]) -> Reply:
+        edition = await self.store.open_edition()
+        data = await draft.gather(self.store, self.config, edition)
+        lines = [f"{r.rank}. {r.server} {r.median_text} ms" for r in data.pings]
+        return [chat.lines_notice(f"Dept of Ping: {len(lines)} servers", lines)]
+
+    async def editions(self, cmd: CommandRow, args: list[str]) -> Reply:
+        from twimbot.status import edition_lines
+
+        lines = await edition_lines(self.store, self.config)
+        return [chat.lines_notice("Editions", lines)]
+
+    async def reload(self, cmd: CommandRow, args: list[str]) -> Reply:
+        if self.bot.reload_config is None:
+            raise CommandError("this bot was started without a config file to reload")
+        try:
+            new = self.bot.reload_config()
+            source, name = draft.load_template(new)
+            from twimbot.render import check_template
+
+            problems = check_template(source, name) if source is not None else []
+            if problems:
+                raise ConfigError("template: " + "; ".join(problems), problems)
+        except ConfigError as err:
+            lines = err.problems or [str(err)]
+            return [chat.lines_notice("The new config is refused; the old one stays:", lines)]
+        except TemplateError as err:
+            return _text(f"The new template is refused; the old one stays: {err}")
+        self.bot.config = new
+        return _text(f"Reloaded: {len(new.sections)} sections, {len(new.projects)} projects.")
+
+
+def draft_summary(result: draft.Draft, warning: str | None) -> list[str]:
+    counts = result.result.counts
+    lines = [
+        f"Draft of edition {result.edition.id} for {result.day.isoformat()}:"
+        f" {counts.entries} entries in {len(counts.per_section)} sections,"
+        f" {counts.unsorted} unsorted, {len(result.result.media)} media files"
+    ]
+    lines += [f"{title}: {n}" for title, n in counts.per_section.items()]
+    lines += [f"warning: {w}" for w in result.result.warnings]
+    if warning:
+        lines.append(f"warning: {warning}")
+    return lines
+
+
+def _at(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+TABLE: dict[str, Spec] = {
+    "help": Spec("help", "this list", Commands.help),
+    "status": Spec("status", "totals, per section, and every unsorted entry", Commands.status),
+    "list": Spec(
+        "list [SECTION|PROJECT]",
+        "the entries, or those of one section or project",
+        Commands.list_entries,
+        0,
+        None,
+    ),
+    "show": Spec(
+        "show N", "one entry with its text, sender, project, section and media", Commands.show, 1, 1
+    ),
+    "project": Spec(
+        "project N NAME", "set the project of post N (NAME or none)", Commands.project, 2, None
+    ),
+    "section": Spec("section N NAME", "set the section of post N", Commands.section, 2, None),
+    "drop": Spec("drop N", "leave post N out of the draft", Commands.drop, 1, 1),
+    "restore": Spec("restore N", "put a dropped post back", Commands.restore, 1, 1),
+    "attach": Spec("attach N MEDIA_EVENT", "attach a media event to post N", Commands.attach, 2, 2),
+    "draft": Spec("draft", "render the post: Markdown, zip with media, summary", Commands.draft),
+    "publish": Spec(
+        "publish [confirm]", "close this edition and start the next", Commands.publish, 0, 1
+    ),
+    "projects": Spec("projects", "the configured projects", Commands.projects),
+    "sections": Spec("sections", "the configured sections", Commands.sections),
+    "pings": Spec("pings", "the current Dept of Ping table", Commands.pings),
+    "editions": Spec("editions", "open and published editions", Commands.editions),
+    "reload": Spec("reload", "re-read the config and template", Commands.reload),
+}
+
+ALIASES = {
+    "!render": "draft",
+    "!status": "status",
+    "!list-projects": "projects",
+    "!list-sections": "sections",
+}

@@ -1,0 +1,186 @@
+"""From the store to a rendered post: gathers an edition into a :class:`DraftInput`.
+
+Everything the draft depends on comes from the database and the config, never from the
+clock, so the same database renders the same bytes (SPEC §7). The post date is the publish
+weekday on or after the day the edition opened, in ``post.timezone``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from twimbot import classify, media, render
+from twimbot.config import WEEKDAYS, Config
+from twimbot.errors import TemplateError
+from twimbot.model import DraftInput, Entry, MediaItem, MediaKind, PingRow
+from twimbot.store import Edition, Store
+
+MAX_TS = 2**62
+
+
+def post_date(config: Config, opened_at_ms: int) -> date:
+    tz = ZoneInfo(config.post.timezone)
+    opened = datetime.fromtimestamp(opened_at_ms / 1000, tz).date()
+    target = WEEKDAYS.index(config.post.publish_weekday)
+    return opened + timedelta(days=(target - opened.weekday()) % 7)
+
+
+def post_timestamp(config: Config, day: date) -> datetime:
+    hour, minute = (int(x) for x in config.post.publish_time.split(":"))
+    local = datetime.combine(day, time(hour, minute), ZoneInfo(config.post.timezone))
+    return local.astimezone(UTC)
+
+
+def edition_date(config: Config, edition: Edition) -> date:
+    if edition.post_date:
+        return date.fromisoformat(edition.post_date)
+    return post_date(config, edition.opened_at)
+
+
+def file_stem(day: date) -> str:
+    return f"twim-{day.isoformat()}"
+
+
+async def ping_rows(
+    store: Store, config: Config, edition: Edition, stamp: datetime
+) -> tuple[PingRow, ...]:
+    from twimbot import ping
+
+    cached = await store.get_state(f"pingstat:{edition.id}")
+    if cached is not None:
+        return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in json.loads(cached))
+    until = edition.published_at or MAX_TS
+    since = max(
+        edition.opened_at, int(stamp.timestamp() * 1000 - config.ping.window_days * 86_400_000)
+    )
+    records = await store.pings_between(since, until)
+    samples = [
+        ping.PingSample(r.ping_event, r.server, int(r.delay_ms), r.origin_ts, r.reporter)
+        for r in records
+    ]
+    return tuple(ping.ping_table(samples, since_ms=since, until_ms=until, top=config.ping.top))
+
+
+async def refresh_pingstat(store: Store, config: Config, edition: Edition) -> str | None:
+    """Fetch ``ping.stats_url`` and keep the rows with the edition; returns a warning."""
+    if not config.ping.stats_url or not edition.is_open:
+        return None
+    from twimbot import ping
+
+    try:
+        rows = await ping.fetch_pingstat(config.ping.stats_url, config.ping.top)
+    except Exception as err:  # any failure of a third-party service is a warning only
+        return f"ping stats from {config.ping.stats_url} unavailable: {type(err).__name__}"
+    async with store.transaction():
+        await store.set_state(
+            f"pingstat:{edition.id}", json.dumps([[r.rank, r.server, r.median_ms] for r in rows])
+        )
+    return None
+
+
+async def gather(
+    store: Store, config: Config, edition: Edition, editor_name: str = ""
+) -> DraftInput:
+    """Read one edition into the typed input of :func:`twimbot.render.render_draft`."""
+    subs = [s for s in await store.submissions(edition.id) if s.active]
+    marks = await store.active_marks(s.id for s in subs)
+    media_rows = await store.media_for_edition(edition.id)
+    by_sub: dict[int, list[MediaItem]] = {}
+    for row in media_rows:
+        if row.submission_id is None:
+            continue
+        ok = row.status == "done" and row.file_name is not None
+        name = row.file_name or f"pending-{row.id}"
+        by_sub.setdefault(row.submission_id, []).append(
+            MediaItem(
+                row.event_id,
+                cast(MediaKind, row.kind),
+                name,
+                config.media.url_prefix + name,
+                row.mxc,
+                row.body,
+                ok,
+            )
+        )
+    entries = []
+    for sub in subs:
+        sub_marks = marks.get(sub.id, {})
+        pm, sm = sub_marks.get("project"), sub_marks.get("section")
+        assignment = classify.resolve(
+            sub.classification,
+            config,
+            pm.value if pm else None,
+            sm.value if sm else None,
+            editor_project_cleared=pm is not None and pm.value is None,
+        )
+        entries.append(
+            Entry(
+                sub.number,
+                sub.event_id,
+                sub.sender,
+                sub.sender_name,
+                sub.text,
+                sub.origin_ts,
+                assignment,
+                tuple(by_sub.get(sub.id, ())),
+            )
+        )
+    day = edition_date(config, edition)
+    stamp = post_timestamp(config, day)
+    pings: tuple[PingRow, ...] = ()
+    if config.ping.room or config.ping.stats_url:
+        pings = await ping_rows(store, config, edition, stamp)
+    return DraftInput(
+        edition_id=edition.id,
+        post_date=day,
+        timestamp=stamp,
+        editor_name=editor_name or edition.published_by or "",
+        entries=tuple(entries),
+        pings=pings,
+    )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A rendered edition and what goes with it."""
+
+    edition: Edition
+    day: date
+    result: render.RenderResult
+
+    @property
+    def markdown_name(self) -> str:
+        return f"{file_stem(self.day)}.md"
+
+    @property
+    def bundle_name(self) -> str:
+        return f"{file_stem(self.day)}.zip"
+
+    def bundle(self, media_dir: Path) -> bytes:
+        return media.bundle(self.markdown_name, self.result.markdown, self.result.media, media_dir)
+
+
+def load_template(config: Config) -> tuple[str | None, str]:
+    path = config.template_path
+    if path is None:
+        return None, "built-in template"
+    try:
+        return path.read_text(encoding="utf-8"), path.name
+    except (OSError, UnicodeDecodeError) as err:
+        raise TemplateError(f"template {path}: cannot read it ({err})") from None
+
+
+async def build(
+    store: Store, config: Config, edition: Edition | None = None, *, editor_name: str = ""
+) -> Draft:
+    """Render ``edition`` (default: the open one) with the configured template."""
+    edition = edition or await store.open_edition()
+    source, name = load_template(config)
+    data = await gather(store, config, edition, editor_name)
+    result = render.render_draft(data, config, source, name)
+    return Draft(edition, data.post_date, result)

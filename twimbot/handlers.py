@@ -1,0 +1,472 @@
+"""Applying intents to the store, inside the sync batch's transaction.
+
+Each handler is idempotent: the event id is recorded first and a replayed event finds it
+and changes nothing. Whatever the bot owes a room because of an event (the ✅ reaction, a
+notice, the editors-room line) goes into the outbox in the same transaction, so the
+acknowledgement can only ever be sent for something that is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from twimbot import chat, classify
+from twimbot.config import Config, Project, Section, normalize_key
+from twimbot.ingest import (
+    BotIdentity,
+    Candidate,
+    Command,
+    Edit,
+    Ignore,
+    Intent,
+    Malformed,
+    Media,
+    Message,
+    PingRequest,
+    PongSeen,
+    Reaction,
+    Redaction,
+    RoomRoles,
+    make_candidate,
+    match_trigger,
+)
+from twimbot.matrix import RoomSnapshot
+from twimbot.model import Assignment, Source
+from twimbot.store import (
+    CommandRow,
+    MediaRow,
+    MessageRow,
+    PingRecord,
+    ReactionRow,
+    Store,
+    SubmissionRow,
+)
+
+log = logging.getLogger(__name__)
+
+POST_N_RE = re.compile(r"^post[_ ]?(\d{1,6})$", re.IGNORECASE)
+# Pings older than this are history, not a measurement worth answering.
+PING_MAX_AGE_MS = 10 * 60 * 1000
+
+
+@dataclass
+class Context:
+    """What handlers know besides the store: config, identity, rooms, the clock."""
+
+    config: Config
+    bot: BotIdentity
+    roles: dict[str, RoomRoles]
+    editors_room: str
+    rooms: dict[str, RoomSnapshot] = field(default_factory=dict)
+    profile_names: dict[str, str] = field(default_factory=dict)
+    now_ms: int = 0
+    first_sync: bool = False
+
+    def is_editor(self, user_id: str) -> bool:
+        if user_id in self.config.editors:
+            return True
+        threshold = self.config.editor_power_level
+        if threshold is None:
+            return False
+        snap = self.rooms.get(self.editors_room)
+        return snap is not None and snap.level(user_id) >= threshold
+
+    def name_of(self, room_id: str, user_id: str) -> str:
+        snap = self.rooms.get(room_id)
+        name = (snap.names.get(user_id) if snap else None) or self.profile_names.get(user_id)
+        return " ".join((name or user_id).split()) or user_id
+
+    def can_redact(self, room_id: str, user_id: str) -> bool:
+        snap = self.rooms.get(room_id)
+        return snap is not None and snap.level(user_id) >= snap.redact_level
+
+
+async def effective_assignment(store: Store, config: Config, sub: SubmissionRow) -> Assignment:
+    marks = (await store.active_marks([sub.id])).get(sub.id, {})
+    project_mark = marks.get("project")
+    section_mark = marks.get("section")
+    return classify.resolve(
+        sub.classification,
+        config,
+        project_mark.value if project_mark else None,
+        section_mark.value if section_mark else None,
+        editor_project_cleared=project_mark is not None and project_mark.value is None,
+    )
+
+
+def describe(config: Config, assignment: Assignment) -> str:
+    """``Synapse / Dept of Servers 🏢 (auto)`` for the editors room."""
+    project = config.project(assignment.project.name) if assignment.project.name else None
+    section = config.section(assignment.section.name or "") or config.fallback
+    if assignment.unsorted:
+        how = "unsorted"
+    elif Source.EDITOR in (assignment.project.source, assignment.section.source):
+        how = "editor"
+    else:
+        how = "auto"
+    return f"{project.title if project else 'no project'} / {section.title} ({how})"
+
+
+class Handlers:
+    """Dispatches each intent to the handler that applies it."""
+
+    def __init__(self, store: Store, ctx: Context) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.config = ctx.config
+
+    async def apply(self, intent: Intent) -> None:
+        match intent:
+            case Message():
+                await self._message(intent)
+            case Edit():
+                await self._edit(intent)
+            case Redaction():
+                await self._redaction(intent)
+            case Reaction():
+                await self._reaction(intent)
+            case Media():
+                await self._media(intent)
+            case Command():
+                await self._command(intent)
+            case PingRequest():
+                await self._ping(intent)
+            case PongSeen():
+                await self._pong(intent)
+            case Malformed():
+                log.warning("ignored malformed event %s: %s", intent.event_id, intent.reason)
+            case Ignore():
+                pass
+
+    # -- submissions -----------------------------------------------------------------
+
+    async def _message(self, msg: Message) -> None:
+        new = await self.store.record_message(
+            MessageRow(
+                msg.event_id,
+                msg.room_id,
+                msg.sender,
+                msg.msgtype,
+                msg.body,
+                msg.origin_ts,
+                msg.reply_to,
+                False,
+            )
+        )
+        if not new or msg.candidate is None:
+            return
+        if msg.candidate.refusal is not None:
+            await self._refuse(msg.room_id, msg.event_id, msg.sender, msg.candidate.refusal)
+            return
+        await self._submit(
+            msg.event_id,
+            msg.room_id,
+            msg.sender,
+            msg.origin_ts,
+            msg.candidate,
+            submitted_by=msg.sender,
+        )
+
+    async def _refuse(self, room_id: str, event_id: str, sender: str, reason: str) -> None:
+        name = self.ctx.name_of(room_id, sender)
+        await self.store.enqueue(
+            room_id,
+            "m.room.message",
+            chat.reply_notice(
+                f"{name}: not stored, {reason}.", in_reply_to=event_id, mention=sender
+            ),
+        )
+
+    async def _submit(
+        self,
+        event_id: str,
+        room_id: str,
+        sender: str,
+        origin_ts: int,
+        candidate: Candidate,
+        *,
+        submitted_by: str,
+    ) -> SubmissionRow | None:
+        if await self.store.submission_by_event(event_id) is not None:
+            return None
+        edition = await self.store.open_edition()
+        auto = classify.classify(
+            candidate.text, sender, self.config, await self.store.last_editor_project(sender)
+        )
+        sub = await self.store.create_submission(
+            edition_id=edition.id,
+            event_id=event_id,
+            room_id=room_id,
+            sender=sender,
+            sender_name=self.ctx.name_of(room_id, sender),
+            origin_ts=origin_ts,
+            text=candidate.text,
+            via=candidate.via,
+            submitted_by=submitted_by,
+            auto=auto,
+        )
+        # The acknowledgement is queued first and sent first: it means "stored".
+        await self.store.enqueue(
+            room_id, "m.reaction", chat.reaction(event_id, self.config.ack.reaction), priority=0
+        )
+        if self.config.ack.text:
+            text = self.config.ack.text.replace("{user}", sub.sender_name)
+            await self.store.enqueue(
+                room_id, "m.room.message", chat.reply_notice(text, in_reply_to=event_id)
+            )
+        assignment = await effective_assignment(self.store, self.config, sub)
+        await self.store.enqueue(
+            self.ctx.editors_room,
+            "m.room.message",
+            chat.notice(
+                f"post {sub.number} by {sub.sender_name} → "
+                f"{describe(self.config, assignment)}: {chat.one_line(sub.text, 60)}"
+            ),
+            priority=2,
+        )
+        return sub
+
+    async def _edit(self, edit: Edit) -> None:
+        original = await self.store.get_message(edit.target)
+        if original is None or original.sender != edit.sender:
+            # Only the author may edit a submission (SPEC §4); unknown targets predate us.
+            return
+        sub = await self.store.submission_by_event(edit.target)
+        if sub is None:
+            await self.store.update_message_body(edit.target, edit.body)
+            if edit.candidate is not None and edit.candidate.refusal is None:
+                await self._submit(
+                    edit.target,
+                    original.room_id,
+                    original.sender,
+                    original.origin_ts,
+                    edit.candidate,
+                    submitted_by=edit.sender,
+                )
+            return
+        text = edit.candidate.text if edit.candidate is not None else edit.body.strip()
+        if not text:
+            return
+        newest = await self.store.latest_applied_revision_ts(sub.id)
+        # A published entry keeps its archived text; edits arriving out of order (backfill)
+        # never overwrite a newer revision.
+        applies = not sub.frozen and edit.origin_ts >= newest
+        if not await self.store.add_revision(
+            sub.id, edit.event_id, text, edit.origin_ts, applied=applies
+        ):
+            return
+        if applies:
+            await self.store.update_message_body(edit.target, edit.body)
+            auto = classify.classify(
+                text, sub.sender, self.config, await self.store.last_editor_project(sub.sender)
+            )
+            await self.store.update_submission_text(sub.id, text, auto)
+
+    async def _redaction(self, red: Redaction) -> None:
+        reaction = await self.store.reaction(red.target)
+        if reaction is not None:
+            if reaction.redacted:
+                return
+            if red.sender != reaction.sender and not self.ctx.can_redact(red.room_id, red.sender):
+                return
+            await self.store.redact_reaction(red.target)
+            mark = await self.store.remove_mark(red.target)
+            if mark is None and normalize_key(reaction.key) == normalize_key(
+                self.config.notice_emoji
+            ):
+                await self._undo_notice(reaction)
+            return
+        message = await self.store.get_message(red.target)
+        media = await self.store.media_by_event(red.target)
+        author = message.sender if message else (media.sender if media else None)
+        if author is None:
+            return
+        if red.sender != author and not self.ctx.can_redact(red.room_id, red.sender):
+            log.info(
+                "ignored redaction of %s by %s: neither author nor moderator",
+                red.target,
+                red.sender,
+            )
+            return
+        if media is not None:
+            await self.store.redact_media(red.target)
+            return
+        await self.store.redact_message(red.target)
+        sub = await self.store.submission_by_event(red.target)
+        if sub is not None and not sub.redacted:
+            await self.store.set_redacted(sub.id)
+            await self.store.enqueue(
+                self.ctx.editors_room,
+                "m.room.message",
+                chat.notice(
+                    f"post {sub.number} by {sub.sender_name} was deleted by"
+                    f" {self.ctx.name_of(red.room_id, red.sender)}; it left the draft"
+                ),
+                priority=2,
+            )
+
+    async def _undo_notice(self, reaction: ReactionRow) -> None:
+        sub = await self.store.submission_by_event(reaction.target)
+        if sub is not None and sub.via == "notice" and sub.submitted_by == reaction.sender:
+            await self.store.set_dropped(sub.id, True)
+
+    # -- reactions -------------------------------------------------------------------
+
+    async def _reaction(self, r: Reaction) -> None:
+        if not await self.store.record_reaction(
+            ReactionRow(r.event_id, r.room_id, r.target, r.sender, r.key, False)
+        ):
+            return
+        key = normalize_key(r.key)
+        editor = self.ctx.is_editor(r.sender)
+        if key == normalize_key(self.config.notice_emoji):
+            await self._notice_submit(r, editor)
+            return
+        if not editor:
+            return
+        post_n = POST_N_RE.match(key)
+        if post_n:
+            await self._attach_by_reaction(r, int(post_n[1]))
+            return
+        target = classify.reaction_target(r.key, self.config)
+        if target is None:
+            return
+        sub = await self.store.submission_by_event(r.target)
+        if sub is None:
+            return
+        kind = "section" if isinstance(target, Section) else "project"
+        assert isinstance(target, Section | Project)
+        await self.store.add_mark(sub.id, kind, target.name, r.event_id, r.sender)
+
+    async def _notice_submit(self, r: Reaction, editor: bool) -> None:
+        message = await self.store.get_message(r.target)
+        if message is None or message.redacted:
+            return
+        if not editor and r.sender != message.sender:
+            return
+        if message.msgtype != "m.text" and not (editor and message.msgtype == "m.notice"):
+            return
+        existing = await self.store.submission_by_event(r.target)
+        if existing is not None:
+            if existing.dropped and existing.via == "notice":
+                await self.store.set_dropped(existing.id, False)
+            return
+        found = match_trigger(message.body, self.config, self.ctx.bot)
+        raw = found[0] if found else message.body
+        candidate = make_candidate(raw, "notice", self.config)
+        if candidate.refusal is not None:
+            too_short = len(candidate.text) < self.config.trigger.min_length
+            if not (editor and too_short and candidate.text):
+                await self._refuse(message.room_id, message.event_id, r.sender, candidate.refusal)
+                return
+            candidate = Candidate(candidate.text, "notice")
+        await self._submit(
+            message.event_id,
+            message.room_id,
+            message.sender,
+            message.origin_ts,
+            candidate,
+            submitted_by=r.sender,
+        )
+
+    async def _attach_by_reaction(self, r: Reaction, number: int) -> None:
+        media = await self.store.media_by_event(r.target)
+        if media is None or media.redacted:
+            return
+        edition = await self.store.open_edition()
+        sub = await self.store.submission_by_number(edition.id, number)
+        if sub is None:
+            return
+        await self.store.attach_media(media.id, sub.id, "editor")
+
+    # -- media -----------------------------------------------------------------------
+
+    async def _media(self, m: Media) -> None:
+        target: SubmissionRow | None = None
+        source: str | None = None
+        if m.reply_to is not None:
+            target = await self.store.submission_by_event(m.reply_to)
+            source = "reply" if target else None
+        if target is None:
+            window = int(self.config.media.attach_window_minutes * 60_000)
+            target = await self.store.latest_submission_before(
+                m.sender, m.origin_ts, m.origin_ts - window
+            )
+            source = "window" if target else None
+        await self.store.record_media(
+            MediaRow(
+                0,
+                m.event_id,
+                m.room_id,
+                m.sender,
+                m.kind,
+                m.mxc,
+                m.body,
+                m.mimetype,
+                m.origin_ts,
+                m.reply_to,
+                target.id if target else None,
+                source,
+                None,
+                "pending",
+                0,
+                None,
+                False,
+            )
+        )
+
+    # -- commands and pings ----------------------------------------------------------
+
+    async def _command(self, cmd: Command) -> None:
+        if self.ctx.first_sync:
+            # The first sync after a fresh start replays old history; answering old
+            # commands then would surprise the editors.
+            return
+        await self.store.enqueue_command(
+            CommandRow(cmd.event_id, cmd.room_id, cmd.sender, cmd.body, cmd.origin_ts, "pending")
+        )
+
+    async def _ping(self, p: PingRequest) -> None:
+        from twimbot import ping
+
+        event = p.event
+        delay = self.ctx.now_ms - int(event["origin_server_ts"])
+        if self.ctx.first_sync or delay > PING_MAX_AGE_MS:
+            return
+        sample = ping.own_sample(event, self.ctx.now_ms, self.ctx.bot.user_id)
+        if sample is not None and not await self.store.add_ping(
+            PingRecord(
+                sample.ping_event_id,
+                sample.ping_event_id,
+                sample.server,
+                sample.delay_ms,
+                sample.origin_ts,
+                sample.reporter,
+            )
+        ):
+            return
+        await self.store.enqueue(
+            event["room_id"],
+            "m.room.message",
+            ping.pong_content(event, self.ctx.now_ms),
+            priority=0,
+        )
+
+    async def _pong(self, p: PongSeen) -> None:
+        from twimbot import ping
+
+        sample = ping.parse_pong(p.event)
+        if sample is None:
+            return
+        await self.store.add_ping(
+            PingRecord(
+                p.event["event_id"],
+                sample.ping_event_id,
+                sample.server,
+                sample.delay_ms,
+                sample.origin_ts,
+                sample.reporter,
+            )
+        )

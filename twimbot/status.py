@@ -1,0 +1,86 @@
+"""Reports on the open edition and the edition list, shared by ``!twim`` and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from twimbot import chat, draft
+from twimbot.config import Config
+from twimbot.handlers import effective_assignment
+from twimbot.store import Store
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    lines: list[str]
+
+    def text(self) -> str:
+        return "\n".join([self.title, *self.lines])
+
+
+def _at(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def edition_status(store: Store, config: Config) -> Report:
+    """Entries per section, every unsorted entry, media, and the last sync."""
+    edition = await store.open_edition()
+    subs = await store.submissions(edition.id)
+    active = [s for s in subs if s.active]
+    per_section: Counter[str] = Counter()
+    unsorted: list[str] = []
+    for sub in active:
+        assignment = await effective_assignment(store, config, sub)
+        section = config.section(assignment.section.name or "") or config.fallback
+        per_section[section.title] += 1
+        if assignment.unsorted:
+            unsorted.append(
+                f"post {sub.number} by {sub.sender_name}: {chat.one_line(sub.text, 60)}"
+            )
+    media = await store.media_for_edition(edition.id)
+    failed = sum(1 for m in media if m.status == "failed")
+    pending = sum(1 for m in media if m.status == "pending")
+    day = draft.edition_date(config, edition)
+    title = (
+        f"Edition {edition.id} for {day.isoformat()} (opened {_at(edition.opened_at)}):"
+        f" {len(active)} entries, {len(unsorted)} unsorted, {len(media)} media"
+    )
+    lines: list[str] = []
+    order = {s.title: (s.order, s.name) for s in [*config.sections, config.fallback]}
+    for name, count in sorted(per_section.items(), key=lambda kv: order.get(kv[0], (0, kv[0]))):
+        lines.append(f"{name}: {count}")
+    if unsorted:
+        lines.append("Unsorted:")
+        lines += unsorted
+    hidden = len(subs) - len(active)
+    if hidden:
+        lines.append(f"not in the draft: {hidden} (deleted or dropped)")
+    if failed or pending:
+        lines.append(f"media: {failed} failed, {pending} not downloaded yet")
+    synced = await store.get_state("last_sync_at")
+    lines.append(f"last sync: {_at(int(synced)) if synced else 'never'}")
+    outbox = await store.outbox_count()
+    if outbox:
+        lines.append(f"messages waiting to be sent: {outbox}")
+    return Report(title, lines)
+
+
+async def edition_lines(store: Store, config: Config) -> list[str]:
+    lines = []
+    for item in await store.editions():
+        ed = item.edition
+        day = draft.edition_date(config, ed)
+        state = f"published {_at(ed.published_at)}" if ed.published_at else "open"
+        lines.append(
+            f"{ed.id}: {day.isoformat()} — {item.entries} entries — {state}"
+            f" (opened {_at(ed.opened_at)})"
+        )
+    return lines
+
+
+def dumps(report: Report) -> str:
+    return json.dumps({"title": report.title, "lines": report.lines}, ensure_ascii=False)

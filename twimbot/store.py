@@ -1,0 +1,866 @@
+"""The SQLite store: one small method per query, typed rows out.
+
+One connection in autocommit mode; every write happens inside :meth:`Store.transaction`,
+which holds an asyncio lock so tasks of the bot (sync loop, command runner, outbox sender)
+never interleave inside each other's transaction. Pragmas are set explicitly: WAL, foreign
+keys, a busy timeout, and ``synchronous=FULL`` so a commit the bot acknowledged survives
+even a power cut, not only a killed process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from twimbot.errors import StoreError
+from twimbot.migrations import migrate
+from twimbot.model import Classification
+
+Params = Sequence[Any]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: int
+    opened_at: int
+    published_at: int | None
+    post_date: str | None
+    published_by: str | None
+    rendered: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.published_at is None
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    id: int
+    edition_id: int
+    number: int
+    event_id: str
+    room_id: str
+    sender: str
+    sender_name: str
+    origin_ts: int
+    text: str
+    via: str
+    submitted_by: str
+    redacted: bool
+    dropped: bool
+    frozen: bool
+    auto_project: str | None
+    auto_project_reason: str
+    auto_section: str
+    auto_section_reason: str
+
+    @property
+    def classification(self) -> Classification:
+        return Classification(
+            self.auto_project, self.auto_project_reason, self.auto_section, self.auto_section_reason
+        )
+
+    @property
+    def active(self) -> bool:
+        return not self.redacted and not self.dropped
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    event_id: str
+    room_id: str
+    sender: str
+    msgtype: str
+    body: str
+    origin_ts: int
+    reply_to: str | None
+    redacted: bool
+
+
+@dataclass(frozen=True)
+class Mark:
+    id: int
+    submission_id: int
+    kind: str
+    value: str | None
+    source_event: str
+    editor: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class ReactionRow:
+    event_id: str
+    room_id: str
+    target: str
+    sender: str
+    key: str
+    redacted: bool
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    id: int
+    event_id: str
+    room_id: str
+    sender: str
+    kind: str
+    mxc: str
+    body: str
+    mimetype: str | None
+    origin_ts: int
+    reply_to: str | None
+    submission_id: int | None
+    attach_source: str | None
+    file_name: str | None
+    status: str
+    attempts: int
+    error: str | None
+    redacted: bool
+
+
+@dataclass(frozen=True)
+class PingRecord:
+    event_id: str
+    ping_event: str
+    server: str
+    delay_ms: float
+    origin_ts: int
+    reporter: str
+
+
+@dataclass(frozen=True)
+class CommandRow:
+    event_id: str
+    room_id: str
+    sender: str
+    body: str
+    origin_ts: int
+    status: str
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    room_id: str
+    event_type: str
+    content: dict[str, Any]
+    txn_id: str
+    priority: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class EditionSummary:
+    edition: Edition
+    entries: int
+    redacted: int
+    dropped: int
+
+
+def _row(cls: type[Any], row: sqlite3.Row | None) -> Any:
+    if row is None:
+        return None
+    values = dict(row)
+    for name, field in cls.__dataclass_fields__.items():
+        if field.type == "bool" and name in values:
+            values[name] = bool(values[name])
+    return cls(**{k: values[k] for k in cls.__dataclass_fields__})
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file mode 0600 before SQLite touches it.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the permissions of the main file, so those
+    stay private too.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+class Store:
+    """Async repository over the twimbot SQLite database."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = _ReentrantTaskLock()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path | str, *, migrate_schema: bool = True) -> Store:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        A file that is not a healthy SQLite database is refused and left untouched.
+        """
+        path = Path(path)
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            _create_private(path)
+        except OSError as err:
+            raise StoreError(f"cannot create database {path}: {err.strerror}") from None
+        try:
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open database {path}: {err}") from None
+        db.row_factory = sqlite3.Row
+        store = cls(db, path)
+        try:
+            if existed:
+                await store._check_integrity()
+            await db.execute("PRAGMA busy_timeout = 5000")
+            async with db.execute("PRAGMA journal_mode = WAL") as cur:
+                mode = await cur.fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StoreError(f"database {path}: cannot switch to WAL mode")
+            await db.execute("PRAGMA synchronous = FULL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            if migrate_schema:
+                await migrate(db)
+                await store._ensure_instance()
+        except StoreError:
+            await db.close()
+            raise
+        except sqlite3.DatabaseError as err:
+            await db.close()
+            raise StoreError(
+                f"database {path} is damaged or not a twimbot database ({err});"
+                " it was left untouched: restore a backup or move it away"
+            ) from None
+        return store
+
+    async def _check_integrity(self) -> None:
+        try:
+            async with self._db.execute("PRAGMA quick_check") as cur:
+                rows = await cur.fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(
+                f"database {self.path} is damaged or not a SQLite database ({err});"
+                " it was left untouched: restore a backup or move it away"
+            ) from None
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            raise StoreError(
+                f"database {self.path} failed its integrity check ({problems[0]});"
+                " it was left untouched: restore a backup or move it away"
+            )
+
+    async def _ensure_instance(self) -> None:
+        async with self.transaction():
+            if await self.get_state("instance") is None:
+                await self.set_state("instance", secrets.token_hex(4))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        row = await self._one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+        return int(row["v"]) if row else 0
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One write transaction; nested use joins the outer one."""
+        async with self._lock as outermost:
+            if not outermost:
+                yield
+                return
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Inside a transaction: undo just this block if it raises."""
+        async with self._lock:
+            await self._db.execute("SAVEPOINT one_event")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK TO one_event")
+                await self._db.execute("RELEASE one_event")
+                raise
+            await self._db.execute("RELEASE one_event")
+
+    # Reads take the lock too: another task's open transaction must never be visible
+    # (an outbox row of a batch that then rolls back must not be sent).
+
+    async def _exec(self, sql: str, params: Params = ()) -> int:
+        async with self._lock, self._db.execute(sql, params) as cur:
+            if sql.lstrip().upper().startswith("INSERT"):
+                return int(cur.lastrowid or 0) if cur.rowcount > 0 else 0
+            return int(cur.rowcount)
+
+    async def _one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._lock, self._db.execute(sql, params) as cur:
+            row: sqlite3.Row | None = await cur.fetchone()
+            return row
+
+    async def _all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._lock, self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # -- state -----------------------------------------------------------------------
+
+    async def get_state(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM state WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self._exec(
+            "INSERT INTO state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def delete_state(self, key: str) -> None:
+        await self._exec("DELETE FROM state WHERE key = ?", (key,))
+
+    # -- editions --------------------------------------------------------------------
+
+    async def open_edition(self) -> Edition:
+        """The open edition, created on first use."""
+        row = await self._one("SELECT * FROM editions WHERE published_at IS NULL")
+        if row is None:
+            async with self.transaction():
+                row = await self._one("SELECT * FROM editions WHERE published_at IS NULL")
+                if row is None:
+                    new_id = await self._exec(
+                        "INSERT INTO editions (opened_at) VALUES (?)", (now_ms(),)
+                    )
+                    row = await self._one("SELECT * FROM editions WHERE id = ?", (new_id,))
+        edition: Edition = _row(Edition, row)
+        return edition
+
+    async def get_edition(self, edition_id: int) -> Edition | None:
+        result: Edition | None = _row(
+            Edition, await self._one("SELECT * FROM editions WHERE id = ?", (edition_id,))
+        )
+        return result
+
+    async def editions(self) -> list[EditionSummary]:
+        rows = await self._all(
+            "SELECT e.*,"
+            " SUM(CASE WHEN s.id IS NOT NULL AND s.redacted = 0 AND s.dropped = 0"
+            "     THEN 1 ELSE 0 END) AS n_entries,"
+            " SUM(CASE WHEN s.redacted = 1 THEN 1 ELSE 0 END) AS n_redacted,"
+            " SUM(CASE WHEN s.dropped = 1 THEN 1 ELSE 0 END) AS n_dropped"
+            " FROM editions e LEFT JOIN submissions s ON s.edition_id = e.id"
+            " GROUP BY e.id ORDER BY e.id"
+        )
+        return [
+            EditionSummary(
+                _row(Edition, r),
+                int(r["n_entries"] or 0),
+                int(r["n_redacted"] or 0),
+                int(r["n_dropped"] or 0),
+            )
+            for r in rows
+        ]
+
+    async def publish_edition(
+        self, edition_id: int, *, post_date: str, rendered: str, by: str
+    ) -> Edition:
+        """Close ``edition_id`` and open the next; returns the new open edition."""
+        async with self.transaction():
+            changed = await self._exec(
+                "UPDATE editions SET published_at = ?, post_date = ?, rendered = ?,"
+                " published_by = ? WHERE id = ? AND published_at IS NULL",
+                (now_ms(), post_date, rendered, by, edition_id),
+            )
+            if changed != 1:
+                raise StoreError(f"edition {edition_id} is not open")
+            await self._exec(
+                "UPDATE submissions SET frozen = 1 WHERE edition_id = ?", (edition_id,)
+            )
+            await self._exec("INSERT INTO editions (opened_at) VALUES (?)", (now_ms(),))
+        return await self.open_edition()
+
+    # -- messages --------------------------------------------------------------------
+
+    async def record_message(self, msg: MessageRow) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO messages"
+            " (event_id, room_id, sender, msgtype, body, origin_ts, reply_to)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                msg.event_id,
+                msg.room_id,
+                msg.sender,
+                msg.msgtype,
+                msg.body,
+                msg.origin_ts,
+                msg.reply_to,
+            ),
+        )
+        return changed > 0
+
+    async def get_message(self, event_id: str) -> MessageRow | None:
+        result: MessageRow | None = _row(
+            MessageRow, await self._one("SELECT * FROM messages WHERE event_id = ?", (event_id,))
+        )
+        return result
+
+    async def update_message_body(self, event_id: str, body: str) -> None:
+        await self._exec("UPDATE messages SET body = ? WHERE event_id = ?", (body, event_id))
+
+    async def redact_message(self, event_id: str) -> None:
+        await self._exec("UPDATE messages SET redacted = 1 WHERE event_id = ?", (event_id,))
+
+    # -- submissions -----------------------------------------------------------------
+
+    async def submission_by_event(self, event_id: str) -> SubmissionRow | None:
+        result: SubmissionRow | None = _row(
+            SubmissionRow,
+            await self._one("SELECT * FROM submissions WHERE event_id = ?", (event_id,)),
+        )
+        return result
+
+    async def submission_by_number(self, edition_id: int, number: int) -> SubmissionRow | None:
+        result: SubmissionRow | None = _row(
+            SubmissionRow,
+            await self._one(
+                "SELECT * FROM submissions WHERE edition_id = ? AND number = ?",
+                (edition_id, number),
+            ),
+        )
+        return result
+
+    async def submission(self, submission_id: int) -> SubmissionRow | None:
+        result: SubmissionRow | None = _row(
+            SubmissionRow,
+            await self._one("SELECT * FROM submissions WHERE id = ?", (submission_id,)),
+        )
+        return result
+
+    async def create_submission(
+        self,
+        *,
+        edition_id: int,
+        event_id: str,
+        room_id: str,
+        sender: str,
+        sender_name: str,
+        origin_ts: int,
+        text: str,
+        via: str,
+        submitted_by: str,
+        auto: Classification,
+    ) -> SubmissionRow:
+        """Insert a submission with the next ``post N`` of its edition (and its first revision)."""
+        row = await self._one(
+            "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM submissions WHERE edition_id = ?",
+            (edition_id,),
+        )
+        number = int(row["n"]) if row else 1
+        sub_id = await self._exec(
+            "INSERT INTO submissions (edition_id, number, event_id, room_id, sender, sender_name,"
+            " origin_ts, text, via, submitted_by, auto_project, auto_project_reason,"
+            " auto_section, auto_section_reason, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                edition_id,
+                number,
+                event_id,
+                room_id,
+                sender,
+                sender_name,
+                origin_ts,
+                text,
+                via,
+                submitted_by,
+                auto.project,
+                auto.project_reason,
+                auto.section,
+                auto.section_reason,
+                now_ms(),
+            ),
+        )
+        await self._exec(
+            "INSERT OR IGNORE INTO revisions (submission_id, event_id, text, origin_ts)"
+            " VALUES (?, ?, ?, ?)",
+            (sub_id, event_id, text, origin_ts),
+        )
+        created = await self.submission(sub_id)
+        assert created is not None
+        return created
+
+    async def add_revision(
+        self, submission_id: int, event_id: str, text: str, origin_ts: int, *, applied: bool
+    ) -> bool:
+        """Record an edit; False when this edit event was already recorded."""
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO revisions (submission_id, event_id, text, origin_ts, applied)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (submission_id, event_id, text, origin_ts, int(applied)),
+        )
+        return changed > 0
+
+    async def latest_applied_revision_ts(self, submission_id: int) -> int:
+        row = await self._one(
+            "SELECT COALESCE(MAX(origin_ts), 0) AS ts FROM revisions"
+            " WHERE submission_id = ? AND applied = 1",
+            (submission_id,),
+        )
+        return int(row["ts"]) if row else 0
+
+    async def revisions(self, submission_id: int) -> list[tuple[str, str, int, bool]]:
+        rows = await self._all(
+            "SELECT event_id, text, origin_ts, applied FROM revisions WHERE submission_id = ?"
+            " ORDER BY origin_ts, id",
+            (submission_id,),
+        )
+        return [(r["event_id"], r["text"], int(r["origin_ts"]), bool(r["applied"])) for r in rows]
+
+    async def update_submission_text(
+        self, submission_id: int, text: str, auto: Classification
+    ) -> None:
+        await self._exec(
+            "UPDATE submissions SET text = ?, auto_project = ?, auto_project_reason = ?,"
+            " auto_section = ?, auto_section_reason = ? WHERE id = ?",
+            (
+                text,
+                auto.project,
+                auto.project_reason,
+                auto.section,
+                auto.section_reason,
+                submission_id,
+            ),
+        )
+
+    async def set_auto(self, submission_id: int, auto: Classification) -> None:
+        await self._exec(
+            "UPDATE submissions SET auto_project = ?, auto_project_reason = ?,"
+            " auto_section = ?, auto_section_reason = ? WHERE id = ?",
+            (auto.project, auto.project_reason, auto.section, auto.section_reason, submission_id),
+        )
+
+    async def set_redacted(self, submission_id: int) -> None:
+        await self._exec("UPDATE submissions SET redacted = 1 WHERE id = ?", (submission_id,))
+
+    async def set_dropped(self, submission_id: int, dropped: bool) -> None:
+        await self._exec(
+            "UPDATE submissions SET dropped = ? WHERE id = ?", (int(dropped), submission_id)
+        )
+
+    async def submissions(self, edition_id: int) -> list[SubmissionRow]:
+        rows = await self._all(
+            "SELECT * FROM submissions WHERE edition_id = ? ORDER BY origin_ts, number",
+            (edition_id,),
+        )
+        return [_row(SubmissionRow, r) for r in rows]
+
+    async def latest_submission_before(
+        self, sender: str, before_ts: int, after_ts: int
+    ) -> SubmissionRow | None:
+        """The sender's nearest earlier live submission in ``[after_ts, before_ts]``."""
+        result: SubmissionRow | None = _row(
+            SubmissionRow,
+            await self._one(
+                "SELECT * FROM submissions WHERE sender = ? AND origin_ts <= ? AND origin_ts >= ?"
+                " AND redacted = 0 ORDER BY origin_ts DESC, id DESC LIMIT 1",
+                (sender, before_ts, after_ts),
+            ),
+        )
+        return result
+
+    # -- editor marks ----------------------------------------------------------------
+
+    async def add_mark(
+        self, submission_id: int, kind: str, value: str | None, source_event: str, editor: str
+    ) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO marks (submission_id, kind, value, source_event, editor,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (submission_id, kind, value, source_event, editor, now_ms()),
+        )
+        return changed > 0
+
+    async def remove_mark(self, source_event: str) -> Mark | None:
+        row = await self._one(
+            "SELECT * FROM marks WHERE source_event = ? AND removed = 0", (source_event,)
+        )
+        if row is None:
+            return None
+        await self._exec("UPDATE marks SET removed = 1 WHERE id = ?", (row["id"],))
+        mark: Mark = _row(Mark, row)
+        return mark
+
+    async def active_marks(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Mark]]:
+        """Per submission, the newest live mark of each kind."""
+        ids = list(submission_ids)
+        out: dict[int, dict[str, Mark]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = await self._all(
+                f"SELECT * FROM marks WHERE removed = 0 AND submission_id IN"
+                f" ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            )
+            for r in rows:
+                mark: Mark = _row(Mark, r)
+                out.setdefault(mark.submission_id, {})[mark.kind] = mark
+        return out
+
+    async def last_editor_project(self, sender: str) -> str | None:
+        """The project an editor most recently gave a submission by ``sender``."""
+        row = await self._one(
+            "SELECT m.value FROM marks m JOIN submissions s ON s.id = m.submission_id"
+            " WHERE s.sender = ? AND m.kind = 'project' AND m.removed = 0"
+            " AND m.value IS NOT NULL ORDER BY m.id DESC LIMIT 1",
+            (sender,),
+        )
+        return None if row is None else str(row["value"])
+
+    # -- reactions -------------------------------------------------------------------
+
+    async def record_reaction(self, reaction: ReactionRow) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO reactions (event_id, room_id, target, sender, key)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (reaction.event_id, reaction.room_id, reaction.target, reaction.sender, reaction.key),
+        )
+        return changed > 0
+
+    async def reaction(self, event_id: str) -> ReactionRow | None:
+        result: ReactionRow | None = _row(
+            ReactionRow, await self._one("SELECT * FROM reactions WHERE event_id = ?", (event_id,))
+        )
+        return result
+
+    async def redact_reaction(self, event_id: str) -> None:
+        await self._exec("UPDATE reactions SET redacted = 1 WHERE event_id = ?", (event_id,))
+
+    # -- media -----------------------------------------------------------------------
+
+    async def record_media(self, media: MediaRow) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO media (event_id, room_id, sender, kind, mxc, body, mimetype,"
+            " origin_ts, reply_to, submission_id, attach_source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                media.event_id,
+                media.room_id,
+                media.sender,
+                media.kind,
+                media.mxc,
+                media.body,
+                media.mimetype,
+                media.origin_ts,
+                media.reply_to,
+                media.submission_id,
+                media.attach_source,
+            ),
+        )
+        return changed > 0
+
+    async def media_by_event(self, event_id: str) -> MediaRow | None:
+        result: MediaRow | None = _row(
+            MediaRow, await self._one("SELECT * FROM media WHERE event_id = ?", (event_id,))
+        )
+        return result
+
+    async def attach_media(
+        self, media_id: int, submission_id: int | None, source: str | None
+    ) -> None:
+        await self._exec(
+            "UPDATE media SET submission_id = ?, attach_source = ? WHERE id = ?",
+            (submission_id, source, media_id),
+        )
+
+    async def redact_media(self, event_id: str) -> None:
+        await self._exec(
+            "UPDATE media SET redacted = 1, submission_id = NULL WHERE event_id = ?", (event_id,)
+        )
+
+    async def media_for_edition(self, edition_id: int) -> list[MediaRow]:
+        rows = await self._all(
+            "SELECT m.* FROM media m JOIN submissions s ON s.id = m.submission_id"
+            " WHERE s.edition_id = ? AND m.redacted = 0 ORDER BY m.origin_ts, m.id",
+            (edition_id,),
+        )
+        return [_row(MediaRow, r) for r in rows]
+
+    async def pending_media(self, max_attempts: int) -> list[MediaRow]:
+        rows = await self._all(
+            "SELECT * FROM media WHERE status != 'done' AND redacted = 0 AND attempts < ?"
+            " AND submission_id IS NOT NULL ORDER BY id",
+            (max_attempts,),
+        )
+        return [_row(MediaRow, r) for r in rows]
+
+    async def media_done(self, media_id: int, file_name: str) -> None:
+        await self._exec(
+            "UPDATE media SET status = 'done', file_name = ?, error = NULL,"
+            " attempts = attempts + 1 WHERE id = ?",
+            (file_name, media_id),
+        )
+
+    async def media_failed(self, media_id: int, error: str) -> None:
+        await self._exec(
+            "UPDATE media SET status = 'failed', error = ?, attempts = attempts + 1 WHERE id = ?",
+            (error[:500], media_id),
+        )
+
+    # -- pings -----------------------------------------------------------------------
+
+    async def add_ping(self, ping: PingRecord) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO pings (event_id, ping_event, server, delay_ms, origin_ts,"
+            " reporter) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                ping.event_id,
+                ping.ping_event,
+                ping.server,
+                ping.delay_ms,
+                ping.origin_ts,
+                ping.reporter,
+            ),
+        )
+        return changed > 0
+
+    async def pings_between(self, since_ms: int, until_ms: int) -> list[PingRecord]:
+        rows = await self._all(
+            "SELECT * FROM pings WHERE origin_ts >= ? AND origin_ts <= ? ORDER BY origin_ts, id",
+            (since_ms, until_ms),
+        )
+        return [_row(PingRecord, r) for r in rows]
+
+    # -- commands --------------------------------------------------------------------
+
+    async def enqueue_command(self, cmd: CommandRow) -> bool:
+        changed = await self._exec(
+            "INSERT OR IGNORE INTO commands (event_id, room_id, sender, body, origin_ts)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (cmd.event_id, cmd.room_id, cmd.sender, cmd.body, cmd.origin_ts),
+        )
+        return changed > 0
+
+    async def pending_commands(self) -> list[CommandRow]:
+        rows = await self._all(
+            "SELECT event_id, room_id, sender, body, origin_ts, status FROM commands"
+            " WHERE status = 'pending' ORDER BY origin_ts, rowid"
+        )
+        return [_row(CommandRow, r) for r in rows]
+
+    async def finish_command(self, event_id: str, status: str, result: str) -> None:
+        await self._exec(
+            "UPDATE commands SET status = ?, result = ? WHERE event_id = ?",
+            (status, result[:2000], event_id),
+        )
+
+    # -- outbox ----------------------------------------------------------------------
+
+    async def enqueue(
+        self, room_id: str, event_type: str, content: dict[str, Any], *, priority: int = 1
+    ) -> int:
+        """Queue a message; its txn id is derived from this database and the row id."""
+        instance = await self.get_state("instance") or "0"
+        row_id = await self._exec(
+            "INSERT INTO outbox (room_id, event_type, content, txn_id, priority, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                room_id,
+                event_type,
+                json.dumps(content, ensure_ascii=False),
+                f"pending-{secrets.token_hex(8)}",
+                priority,
+                now_ms(),
+            ),
+        )
+        await self._exec(
+            "UPDATE outbox SET txn_id = ? WHERE id = ?", (f"twimbot.{instance}.{row_id}", row_id)
+        )
+        return row_id
+
+    async def outbox_pending(self, limit: int = 50) -> list[OutboxRow]:
+        rows = await self._all(
+            "SELECT id, room_id, event_type, content, txn_id, priority, attempts FROM outbox"
+            " WHERE sent_at IS NULL ORDER BY priority, id LIMIT ?",
+            (limit,),
+        )
+        return [
+            OutboxRow(
+                int(r["id"]),
+                r["room_id"],
+                r["event_type"],
+                json.loads(r["content"]),
+                r["txn_id"],
+                int(r["priority"]),
+                int(r["attempts"]),
+            )
+            for r in rows
+        ]
+
+    async def outbox_sent(self, row_id: int, event_id: str) -> None:
+        await self._exec(
+            "UPDATE outbox SET sent_at = ?, sent_event = ? WHERE id = ?",
+            (now_ms(), event_id, row_id),
+        )
+
+    async def outbox_failed(self, row_id: int, error: str, *, give_up: bool) -> None:
+        await self._exec(
+            "UPDATE outbox SET attempts = attempts + 1, error = ?,"
+            " sent_at = CASE WHEN ? THEN -1 ELSE sent_at END WHERE id = ?",
+            (error[:500], int(give_up), row_id),
+        )
+
+    async def outbox_count(self) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
+        return int(row["n"]) if row else 0
+
+
+class _ReentrantTaskLock:
+    """An asyncio lock that the task holding it may enter again.
+
+    ``__aenter__`` returns True for the outermost entry, so :meth:`Store.transaction` knows
+    whether it owns the transaction or joins one already open in the same task.
+    """
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self._lock = asyncio.Lock()
+        self._owner: object | None = None
+        self._depth = 0
+
+    async def __aenter__(self) -> bool:
+        import asyncio
+
+        task = asyncio.current_task()
+        if self._owner is task and task is not None:
+            self._depth += 1
+            return False
+        await self._lock.acquire()
+        self._owner = task
+        self._depth = 1
+        return True
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
