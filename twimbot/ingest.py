@@ -194,20 +194,19 @@ def match_trigger(
 ) -> tuple[str, str] | None:
     """If ``body`` starts with a trigger, return (text after it, via) else None."""
     text = body.lstrip()
-    for prefix in config.trigger.prefixes:
-        n = _starts_with_word(text, prefix)
-        if n is not None:
-            return _SEPARATORS.sub("", text[n:], count=1), "prefix"
+    words: list[tuple[str, str]] = [(p, "prefix") for p in config.trigger.prefixes]
     if config.trigger.mention:
         names = [bot.user_id, "@" + bot.localpart]
         if bot.display_name:
             names.append(bot.display_name)
         if mentions_bot and pill_name:
             names.append(pill_name)
-        for name in sorted(set(names), key=len, reverse=True):
-            n = _starts_with_word(text, name)
-            if n is not None:
-                return _SEPARATORS.sub("", text[n:], count=1), "mention"
+        words += [(n, "mention") for n in names]
+    # Longest first: a bot named "TWIM Bot" is a mention, not the prefix "TWIM".
+    for word, via in sorted(words, key=lambda w: len(w[0]), reverse=True):
+        n = _starts_with_word(text, word)
+        if n is not None:
+            return _SEPARATORS.sub("", text[n:], count=1), via
     return None
 
 

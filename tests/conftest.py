@@ -1,0 +1,89 @@
+"""Shared fixtures: one real Synapse per test session, and fresh users on it.
+
+* ``synapse`` (session): a throwaway Synapse (:class:`twimbot.devserver.Synapse`) on
+  127.0.0.1 with SQLite, started once (~2.5 s) and stopped after the last test. Tests may
+  ``stop()``/``restart()`` it (same port, same database, tokens stay valid): any test that uses
+  it finds it running again, so a failed outage test does not take the rest of the suite down.
+* ``new_user(displayname=None, admin=False, prefix="user")``: registers a user with a unique
+  localpart (~20 ms) and returns its :class:`~twimbot.devserver.RegisteredUser`.
+* ``new_actor(displayname=None, admin=False, prefix="user")``: same, as an entered
+  :class:`twimbot.actor.Actor` (its sync position is "now"), closed after the test.
+
+Tests that use ``synapse`` get the ``synapse`` marker automatically: ``pytest -m "not synapse"``
+runs only the pure-logic tests. Bot fixtures belong in their own modules, not here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+pytest_plugins = ["world"]
+
+from twimbot.actor import Actor
+from twimbot.devserver import RegisteredUser, Synapse
+
+NewUser = Callable[..., RegisteredUser]
+NewActor = Callable[..., Awaitable[Actor]]
+
+# Unique within the session; the random part keeps localparts unique even if a workdir (and so
+# a database) were ever reused.
+_localparts = itertools.count(1)
+_run_tag = secrets.token_hex(2)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "synapse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synapse)
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """The session's Synapse; its workdir (config, database, homeserver.log) is a pytest tmp
+    dir, kept for the last few runs, where a failing test's server log can be read."""
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _synapse_running(request: pytest.FixtureRequest) -> None:
+    # Only for tests that asked for the server: bring it back if an earlier test left it down.
+    if "synapse" in request.fixturenames:
+        server: Synapse = request.getfixturevalue("synapse")
+        server.start()  # no-op while running
+
+
+@pytest.fixture
+def new_user(synapse: Synapse) -> NewUser:
+    def make(
+        displayname: str | None = None, *, admin: bool = False, prefix: str = "user"
+    ) -> RegisteredUser:
+        localpart = f"{prefix}{next(_localparts)}-{_run_tag}".lower()
+        return synapse.register(localpart, displayname=displayname, admin=admin)
+
+    return make
+
+
+@pytest.fixture
+async def new_actor(new_user: NewUser) -> AsyncIterator[NewActor]:
+    actors: list[Actor] = []
+
+    async def make(
+        displayname: str | None = None, *, admin: bool = False, prefix: str = "user"
+    ) -> Actor:
+        actor = Actor.from_user(new_user(displayname, admin=admin, prefix=prefix))
+        actors.append(actor)
+        await actor.__aenter__()
+        return actor
+
+    yield make
+    for actor in actors:
+        await actor.close()
