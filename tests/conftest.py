@@ -21,10 +21,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-pytest_plugins = ["world"]
-
 from twimbot.actor import Actor
 from twimbot.devserver import RegisteredUser, Synapse
+
+pytest_plugins = ["world"]
 
 NewUser = Callable[..., RegisteredUser]
 NewActor = Callable[..., Awaitable[Actor]]
