@@ -786,7 +786,7 @@ class Actor:
         predicate: Predicate,
         # A deadline over many long polls, not one awaitable: asyncio.timeout() cannot say
         # which event was missing.
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         rooms: str | Collection[str] | None = None,
     ) -> JsonDict:
         """Return the first new timeline event (raw JSON, with ``room_id`` added) for which
@@ -811,7 +811,7 @@ class Actor:
         count: int,
         # A deadline over many long polls, not one awaitable: asyncio.timeout() cannot say
         # which event was missing.
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         rooms: str | Collection[str] | None = None,
     ) -> list[JsonDict]:
         """Return ``count`` distinct new matching events, in arrival order (see wait_for)."""
@@ -832,7 +832,7 @@ class Actor:
                 raise TimeoutError(self._timeout_message(predicate, timeout, len(found), count))
             await self._poll(deadline)
 
-    async def wait_for_invite(self, timeout: float = 10.0) -> str:  # noqa: ASYNC109
+    async def wait_for_invite(self, timeout: float = 10.0) -> str:
         """Return the id of a room this user was newly invited to (consumed like events)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from twimbot import chat, classify, draft
+from twimbot.config import Config
 from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import describe, effective_assignment
-from twimbot.config import Config
 from twimbot.store import CommandRow, Store, SubmissionRow
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from twimbot import chat, classify
+from twimbot import chat, classify, ping
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.ingest import (
     BotIdentity,
@@ -429,8 +429,6 @@ class Handlers:
         )
 
     async def _ping(self, p: PingRequest) -> None:
-        from twimbot import ping
-
         event = p.event
         delay = self.ctx.now_ms - int(event["origin_server_ts"])
         if self.ctx.first_sync or delay > PING_MAX_AGE_MS:
@@ -455,8 +453,6 @@ class Handlers:
         )
 
     async def _pong(self, p: PongSeen) -> None:
-        from twimbot import ping
-
         sample = ping.parse_pong(p.event)
         if sample is None:
             return

@@ -15,6 +15,7 @@ from typing import Any
 
 from twimbot.config import Config
 from twimbot.model import MediaKind
+from twimbot.ping import is_ping
 from twimbot.sanitize import strip_controls
 
 COMMAND_ALIASES = ("!render", "!status", "!list-projects", "!list-sections")
@@ -357,8 +358,10 @@ def _message(
 
     if roles.ping and isinstance(content.get("pong"), dict):
         return PongSeen(_event_copy(event_id, room_id, sender, origin_ts, content))
-    if roles.ping and msgtype == "m.text" and _starts_with_word(body.lstrip(), "!ping") is not None:
-        return PingRequest(_event_copy(event_id, room_id, sender, origin_ts, content))
+    if roles.ping:
+        copy = _event_copy(event_id, room_id, sender, origin_ts, content)
+        if is_ping(copy):
+            return PingRequest(copy)
     if roles.editors and msgtype in ("m.text", "m.notice") and is_command(body):
         return Command(event_id, room_id, sender, body.strip(), origin_ts)
     if not roles.submissions:
