@@ -87,3 +87,20 @@ async def new_actor(new_user: NewUser) -> AsyncIterator[NewActor]:
     yield make
     for actor in actors:
         await actor.close()
+
+
+@pytest.fixture(autouse=True)
+async def _watchdog() -> AsyncIterator[None]:
+    # A hanging test shows where every task waits, instead of only the idle event loop.
+    import asyncio
+    import sys
+
+    def dump() -> None:
+        print("\nwatchdog: test still running after 60 s; tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            print(f"  {task.get_name()}:", file=sys.stderr)
+            task.print_stack(limit=8, file=sys.stderr)
+
+    handle = asyncio.get_running_loop().call_later(60, dump)
+    yield
+    handle.cancel()

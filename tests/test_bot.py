@@ -28,8 +28,11 @@ async def test_submission_is_stored_acknowledged_and_announced(world: World) -> 
     assert (sub.number, sub.sender, sub.sender_name) == (1, world.alice.user_id, "Alice")
     assert sub.text == f"### Nheko\n\n{NEWS}"
     line = await world.editor.wait_for(
-        match(room_id=world.editors_room, sender=world.bot_user.user_id,
-              body_contains="post 1 by Alice"),
+        match(
+            room_id=world.editors_room,
+            sender=world.bot_user.user_id,
+            body_contains="post 1 by Alice",
+        ),
         timeout=10,
     )
     assert "Nheko / Dept of Clients 📱 (auto)" in line["content"]["body"]
@@ -177,10 +180,12 @@ async def download_draft(world: World) -> str:
     """Run ``!twim draft`` and return the uploaded Markdown file's text."""
     sent = await world.editor.send_text(world.editors_room, "!twim draft")
     md = await world.editor.wait_for(
-        lambda e: e.get("sender") == world.bot_user.user_id
-        and e.get("content", {}).get("msgtype") == "m.file"
-        and str(e["content"].get("body", "")).endswith(".md")
-        and reply_to(e) == sent,
+        lambda e: (
+            e.get("sender") == world.bot_user.user_id
+            and e.get("content", {}).get("msgtype") == "m.file"
+            and str(e["content"].get("body", "")).endswith(".md")
+            and reply_to(e) == sent
+        ),
         timeout=20,
     )
     data = await world.editor.download(md["content"]["url"])
@@ -220,7 +225,8 @@ async def test_restart_processes_messages_sent_while_down_exactly_once(world: Wo
     # exactly one ack per submission, none doubled by the restart
     await asyncio.sleep(1)
     acks = [
-        e for e in await world.editor.room_messages(world.submissions, limit=100)
+        e
+        for e in (await world.editor.room_messages(world.submissions, limit=100))["chunk"]
         if e.get("type") == "m.reaction" and e.get("sender") == world.bot_user.user_id
     ]
     targets = [e["content"]["m.relates_to"]["event_id"] for e in acks]

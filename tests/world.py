@@ -9,7 +9,6 @@ tests that kill it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -277,9 +276,18 @@ async def world(
     try:
         yield w
     finally:
-        with contextlib.suppress(Exception):
-            await w.stop_bot()
+        # Every step is bounded: a teardown that hangs would stall the whole session.
+        steps: list[tuple[str, Awaitable[Any]]] = [
+            ("stop the bot", w.stop_bot()),
+            ("close the reader", w.close_reader()),
+        ]
+        steps += [(f"close {a.user_id}", a.close()) for a in actors]
+        for what, step in steps:
+            try:
+                await asyncio.wait_for(step, 30)
+            except Exception as err:
+                print(f"teardown: {what} failed: {err!r}", file=sys.stderr)
+                for task in asyncio.all_tasks():
+                    print(" ", task.get_name(), file=sys.stderr)
+                    task.print_stack(limit=30, file=sys.stderr)
         w.kill_bot()
-        await w.close_reader()
-        for a in actors:
-            await a.close()

@@ -32,6 +32,20 @@ SYNC_TIMEOUT_MS = 30_000
 OUTBOX_MAX_ATTEMPTS = 8
 
 
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for ``event`` at most ``seconds``; True if it was set.
+
+    ``asyncio.timeout`` rather than ``wait_for``: on Python 3.11 ``wait_for`` can swallow a
+    cancellation that races with the event being set, leaving a worker running after stop.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 class Backoff:
     """Exponential backoff with jitter, capped, so an outage never makes the bot spin."""
 
@@ -74,6 +88,7 @@ class Bot:
         self.synced = asyncio.Event()  # set after the first stored batch (tests, demo)
         self.batches = 0
         self._commands: Any = None  # twimbot.commands.Commands, built in start()
+        self._closing = False
 
     # -- start-up --------------------------------------------------------------------
 
@@ -186,15 +201,13 @@ class Bot:
                 backoff.reset()
                 await self.process(batch)
         finally:
+            self._closing = True
             for task in workers:
                 task.cancel()
-            for task in workers:
-                with contextlib.suppress(BaseException):
-                    await task
+            await asyncio.wait(workers, timeout=10)
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        await wait_event(stop, seconds)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -307,18 +320,19 @@ class Bot:
 
     async def _guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Keep a worker alive: an unexpected error is logged and the loop restarts."""
-        while True:
+        while not self._closing:
             try:
                 await loop()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._closing:
+                    return
                 log.exception("%s worker failed; restarting in 1 s", name)
                 await asyncio.sleep(1)
 
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+        await wait_event(event, seconds)
         event.clear()
 
     async def _outbox_loop(self) -> None:

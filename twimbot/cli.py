@@ -158,11 +158,11 @@ async def _check_config(args: argparse.Namespace) -> int:
     try:
         config = _config(args.config)
     except ConfigError as err:
-        return _fail(
-            f"{args.config}: {len(err.problems) or 1} problem(s)", err.problems or [str(err)]
-        )
+        if len(err.problems) <= 1:
+            return _fail(str(err))
+        return _fail(f"{args.config}: {len(err.problems)} problem(s)", err.problems)
     source, name = draft.load_template(config)
-    problems = check_template(source, name) if source is not None else []
+    problems = check_template(source, name, config) if source is not None else []
     if problems:
         return _fail(f"{args.config}: template problem(s)", [f"template: {p}" for p in problems])
     print(f"{args.config}: ok ({len(config.sections)} sections, {len(config.projects)} projects)")

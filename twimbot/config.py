@@ -382,7 +382,7 @@ def parse_config(data: Any, base_dir: Path) -> Config:
     """Validate already-parsed YAML data. Raises :class:`ConfigError` listing every problem."""
     if not isinstance(data, dict):
         raise ConfigError(
-            "config: the file must hold a mapping of keys", ["(top level): not a mapping"]
+            "config: the file is not a mapping of keys", ["(top level): not a mapping"]
         )
     try:
         return Config.model_validate({**data, "base_dir": base_dir})

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 from nio import (
@@ -35,6 +36,9 @@ from nio import (
 from twimbot.errors import MatrixError
 
 log = logging.getLogger(__name__)
+
+# The power of a room creator in room versions 12+: above any number a room can set.
+CREATOR_LEVEL = 2**62
 
 # Our own sync filter: enough timeline per room that short outages need no backfill, lazy
 # members (the TWIM room is large), nothing we do not read.
@@ -154,6 +158,7 @@ class NioMatrix:
         self._client = AsyncClient(homeserver, user_id, device_id=device_id or "", config=config)
         self._profile_cache: dict[str, str | None] = {}
         self._http: aiohttp.ClientSession | None = None
+        self._creators: dict[str, frozenset[str]] = {}
 
     @property
     def access_token(self) -> str:
@@ -228,6 +233,8 @@ class NioMatrix:
                 snap.names[user_id] = user.display_name
         power = room.power_levels
         snap.levels = dict(power.users)
+        for creator in self._creators.get(room_id, frozenset()):
+            snap.levels[creator] = CREATOR_LEVEL
         snap.users_default = int(power.defaults.users_default)
         snap.redact_level = int(power.defaults.redact)
         return snap
@@ -248,6 +255,8 @@ class NioMatrix:
                     events.append({**source, "room_id": room_id})
             if info.timeline.limited and info.timeline.prev_batch:
                 limited[room_id] = info.timeline.prev_batch
+            if room_id not in self._creators:
+                self._creators[room_id] = await self._room_creators(room_id)
             rooms[room_id] = self.snapshot(room_id)
         invites: list[tuple[str, list[str]]] = []
         for room_id, invite in resp.rooms.invite.items():
@@ -264,6 +273,54 @@ class NioMatrix:
                         aliases += [a for a in alt if isinstance(a, str)]
             invites.append((room_id, aliases))
         return SyncBatch(resp.next_batch, events, invites, rooms, since is None, limited)
+
+    async def _room_creators(self, room_id: str) -> frozenset[str]:
+        """Users with unlimited power: the creators of a room version 12+ room.
+
+        Since room version 12 (MSC4289) creators are not listed in m.room.power_levels; nio
+        does not know this, so the create event is read once per room.
+        """
+        try:
+            event = await self._get_json(
+                f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state/m.room.create/"
+                "?format=event"
+            )
+        except MatrixError as err:
+            log.warning("cannot read the create event of %s: %s", room_id, err)
+            return frozenset()
+        content = event.get("content") if isinstance(event.get("content"), dict) else event
+        assert isinstance(content, dict)
+        version = str(content.get("room_version", "1"))
+        if not (version.isdigit() and int(version) >= 12) and "hydra" not in version:
+            return frozenset()
+        creators = {event["sender"]} if isinstance(event.get("sender"), str) else set()
+        extra = content.get("additional_creators")
+        if isinstance(extra, list):
+            creators |= {u for u in extra if isinstance(u, str)}
+        return frozenset(creators)
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
+        return self._http
+
+    async def _get_json(self, path: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._client.access_token}"}
+        try:
+            async with self._session().get(self.homeserver + path, headers=headers) as resp:
+                if resp.status == 429:
+                    raise RateLimited("rate limited", 5.0)
+                if resp.status >= 500:
+                    raise Unreachable(f"homeserver error {resp.status}")
+                data = await resp.json(content_type=None)
+                if resp.status != 200 or not isinstance(data, dict):
+                    errcode = data.get("errcode") if isinstance(data, dict) else None
+                    raise Refused(
+                        f"HTTP {resp.status} {errcode or ''}".strip(), errcode, resp.status
+                    )
+                return data
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
+            raise Unreachable(f"{type(err).__name__}: {err}") from None
 
     async def backfill(
         self,
@@ -337,8 +394,6 @@ class NioMatrix:
         if not mxc.startswith("mxc://") or mxc.count("/") != 3:
             raise Refused(f"not an mxc URI: {mxc[:100]}", None, None)
         server, media_id = mxc[len("mxc://") :].split("/", 1)
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
         headers = {"Authorization": f"Bearer {self._client.access_token}"}
         paths = [
             f"/_matrix/client/v1/media/download/{server}/{media_id}",
@@ -346,7 +401,7 @@ class NioMatrix:
         ]
         for index, path in enumerate(paths):
             try:
-                async with self._http.get(self.homeserver + path, headers=headers) as resp:
+                async with self._session().get(self.homeserver + path, headers=headers) as resp:
                     if resp.status == 404 and index == 0:
                         body = await resp.text()
                         if "M_UNRECOGNIZED" in body:

@@ -1,0 +1,267 @@
+"""Measure how often automatic classification agrees with a published post (no pytest).
+
+Labelled submissions are JSON (``bench/data/*.json``): a list of objects with ``sender``,
+``text``, and the post's ``section`` and ``project`` as config names (``project`` is null when
+the entry had no project heading or its project is not in the config). They are built from a
+published TWIM post by :func:`parse_post`, which reads each entry as the post shows it:
+``## section``, optional ``### project``, ``[Name](https://matrix.to/#/@user:server) verb``
+and the ``> ``-quoted body (without the attached images, which are separate events).
+
+The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` (the keys twimbot's
+classifier uses; no hints, so sections get the built-in department hints).
+
+    python bench/classify_accuracy.py                    # every bench/data/*.json
+    python bench/classify_accuracy.py -v LABELS.json     # per-entry table
+    python bench/classify_accuracy.py --build POST.md -o LABELS.json
+
+History modes, since an editor's earlier choice is one of the rules: ``none`` (auto mode: no
+editor input, what an outside replay measures), ``sequential`` (the editor corrected every
+earlier entry of the same sender in the set, in order) and ``oracle`` (each sender's correct
+project was assigned the week before: an upper bound, not a realistic figure). A last line
+gives the compile time, the mean time per entry and the worst time on hostile inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twimbot.classify import Classifier
+from twimbot.config import Config, normalize_key
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
+HISTORY_MODES = ("none", "sequential", "oracle")
+
+
+def load_hebbot_toml(path: Path) -> Config:
+    """A twimbot :class:`Config` holding a hebbot TOML file's sections and projects."""
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    section_keys = ("emoji", "name", "title", "order", "usual_reporters")
+    project_keys = (
+        "emoji",
+        "name",
+        "title",
+        "description",
+        "website",
+        "default_section",
+        "usual_reporters",
+    )
+    sections = [{k: s[k] for k in section_keys if k in s} for s in raw.get("sections", [])]
+    projects = [{k: p[k] for k in project_keys if k in p} for p in raw.get("projects", [])]
+    taken = {normalize_key(x["emoji"]) for x in [*sections, *projects] if "emoji" in x}
+    # TWIM's todo section uses the default ack ✅; any free emoji will do for classification
+    ack = next(e for e in ("✅", "☑️", "👍", "📝") if normalize_key(e) not in taken)
+    return Config.model_validate(
+        {
+            "homeserver": "https://matrix.example.org",
+            "user_id": raw.get("bot_user_id", "@bot:example.org"),
+            "database": "unused.db",
+            "rooms": {"submissions": ["!submissions:example.org"], "editors": "!e:example.org"},
+            "editors": raw.get("editors", []),
+            "notice_emoji": raw.get("notice_emoji", "⭕"),
+            "ack": {"reaction": ack},
+            "sections": sections,
+            "projects": projects,
+        }
+    )
+
+
+# -- building labels from a post ----------------------------------------------------------------
+
+_ENTRY_RE = re.compile(
+    r"^\[(?P<name>.+)\]\(https://matrix\.to/#/(?P<user>@[^)\s]+)\)\s+(?P<verb>\w+)\s*$"
+)
+_PROJECT_RE = re.compile(r"^###\s+(?P<title>.+?)(?:\s+\(\[website\]\([^)]*\)\))?\s*$")
+_MEDIA_LINE_RE = re.compile(r"^!\[[^\]]*\]\(/blog/img/[^)]*\)\s*$")
+
+
+def _match(title: str, items: Sequence[Any]) -> Any | None:
+    def loose(text: str) -> str:
+        return "".join(re.findall(r"[^\W_]+", text.casefold()))
+
+    for item in items:
+        if item.title == title:
+            return item
+    for item in items:
+        if loose(item.title) == loose(title) or loose(item.name) == loose(title):
+            return item
+    return None
+
+
+def parse_post(markdown: str, config: Config, source: str) -> list[dict[str, Any]]:
+    """The entries of a published post, labelled with config section and project names."""
+    entries: list[dict[str, Any]] = []
+    section_title: str | None = None
+    project_title: str | None = None
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            section_title, project_title = line[3:].strip(), None
+        elif line.startswith("### "):
+            m = _PROJECT_RE.match(line)
+            project_title = m.group("title") if m else line[4:].strip()
+        elif (m := _ENTRY_RE.match(line.strip())) and section_title is not None:
+            body: list[str] = []
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            while j < len(lines) and lines[j].startswith(">"):
+                body.append(lines[j][2:] if lines[j].startswith("> ") else lines[j][1:])
+                j += 1
+            body = [b for b in body if not _MEDIA_LINE_RE.match(b.strip())]
+            while body and not body[-1].strip():
+                body.pop()
+            section = _match(section_title, config.sections)
+            project = None if project_title is None else _match(project_title, config.projects)
+            entries.append(
+                {
+                    "source": source,
+                    "sender": m.group("user"),
+                    "display_name": m.group("name"),
+                    "section_title": section_title,
+                    "project_title": project_title,
+                    "section": None if section is None else section.name,
+                    "project": None if project is None else project.name,
+                    "text": "\n".join(body),
+                }
+            )
+            i = j
+            continue
+        i += 1
+    return entries
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    total: int
+    project_ok: int
+    section_ok: int
+    both_ok: int
+
+    def line(self, label: str) -> str:
+        def pct(n: int) -> str:
+            return f"{n}/{self.total} = {100 * n / self.total:5.1f}%" if self.total else "n/a"
+
+        return (
+            f"{label:<12} project {pct(self.project_ok)}   section {pct(self.section_ok)}"
+            f"   both {pct(self.both_ok)}"
+        )
+
+
+def evaluate(
+    entries: Sequence[dict[str, Any]],
+    config: Config,
+    history: str = "none",
+    verbose: bool = False,
+    out: Any = sys.stdout,
+) -> Score:
+    """Classify every labelled entry and count agreements with the labels."""
+    classifier = Classifier(config)
+    last: dict[str, str | None] = {}
+    project_ok = section_ok = both_ok = 0
+    scored = [e for e in entries if e.get("section") is not None]
+    for n, entry in enumerate(scored, 1):
+        previous: str | None = None
+        if history == "sequential":
+            previous = last.get(entry["sender"])
+        elif history == "oracle":
+            previous = entry["project"]
+        got = classifier.classify(entry["text"], entry["sender"], previous)
+        p_ok = got.project == entry["project"]
+        s_ok = got.section == entry["section"]
+        project_ok += p_ok
+        section_ok += s_ok
+        both_ok += p_ok and s_ok
+        if entry["project"] is not None:
+            last[entry["sender"]] = entry["project"]
+        if verbose:
+            print(
+                f"{n:>3} {'✓' if p_ok else '✗'}{'✓' if s_ok else '✗'} {entry['sender']}\n"
+                f"      want {entry['project']} / {entry['section']}\n"
+                f"      got  {got.project} / {got.section}\n"
+                f"           project: {got.project_reason}\n"
+                f"           section: {got.section_reason}",
+                file=out,
+            )
+    return Score(len(scored), project_ok, section_ok, both_ok)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("labels", nargs="*", type=Path, help="labelled JSON files")
+    parser.add_argument("-c", "--config", type=Path, default=TWIM_CONFIG, help="hebbot TOML")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per entry")
+    parser.add_argument("--build", type=Path, metavar="POST_MD", help="label a published post")
+    parser.add_argument("-o", "--output", type=Path, help="where --build writes its JSON")
+    args = parser.parse_args(argv)
+    config = load_hebbot_toml(args.config)
+
+    if args.build is not None:
+        entries = parse_post(args.build.read_text(encoding="utf-8"), config, args.build.name)
+        text = json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
+        if args.output is None:
+            sys.stdout.write(text)
+        else:
+            args.output.write_text(text, encoding="utf-8")
+            print(f"{len(entries)} entries written to {args.output}")
+        return 0
+
+    files = args.labels or sorted(DATA.glob("*.json"))
+    entries = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+    print(f"{len(entries)} labelled entries from {', '.join(f.name for f in files)}")
+    print(
+        f"config {args.config.name}: {len(config.sections)} sections, "
+        f"{len(config.projects)} projects"
+    )
+    for mode in HISTORY_MODES:
+        score = evaluate(entries, config, mode, verbose=args.verbose and mode == "none")
+        print(score.line(f"history={mode}"))
+    print(speed(entries, config))
+    return 0
+
+
+def speed(entries: Sequence[dict[str, Any]], config: Config, rounds: int = 20) -> str:
+    """Compile time and mean classification time, and the worst of some hostile inputs."""
+    started = time.perf_counter()
+    classifier = Classifier(config)
+    compiled = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for entry in entries:
+            classifier.classify(entry["text"], entry["sender"])
+    mean = (time.perf_counter() - started) / max(1, rounds * len(entries))
+    hostile = [
+        "[a](" + " " * 20_000,
+        "[" * 20_000,
+        "__a " * 5_000,
+        "** a" * 5_000,
+        " ".join(["Synapse", "Element", "MSC1234", "client", "moment"] * 700),
+    ]
+    worst = 0.0
+    for text in hostile:
+        started = time.perf_counter()
+        classifier.classify(text[:20_000], "@someone:example.org")
+        worst = max(worst, time.perf_counter() - started)
+    return (
+        f"speed        compile {1000 * compiled:.1f} ms, classify {1000 * mean:.2f} ms per"
+        f" entry (mean), worst hostile 20k-char text {1000 * worst:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,784 @@
+"""Unit tests of twimbot.classify: the automatic rules (SPEC §5), editor precedence (SPEC §6),
+name and reaction lookups, and the accuracy floor on the real TWIM config and post."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import unicodedata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twimbot.classify import (
+    Classifier,
+    classifier_for,
+    classify,
+    find_project,
+    find_section,
+    is_notice_key,
+    match_name,
+    reaction_target,
+    resolve,
+)
+from twimbot.config import Config, Project, Section
+from twimbot.model import Classification, Source
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+SPEC_ANDREW = "@andrew:example.org"
+NICO = "@nico:example.org"
+DANI = "@dani:example.org"
+BENOIT = "@benoit:example.org"
+BRAID = "@braid:example.org"
+ERIK = "@erik:example.org"
+TWINS = "@twins:example.org"
+KITSUNE = "@kitsune:example.org"
+NOBODY = "@newcomer:example.org"
+
+
+def make_config(**overrides: Any) -> Config:
+    data: dict[str, Any] = {
+        "homeserver": "https://matrix.example.org",
+        "user_id": "@twim:example.org",
+        "database": "twim.db",
+        "rooms": {"submissions": ["!sub:example.org"], "editors": "!ed:example.org"},
+        "editors": ["@editor:example.org"],
+        "sections": [
+            {"name": "clients", "title": "Dept of Clients 📱", "emoji": "📱", "order": 10},
+            {"name": "servers", "title": "Dept of Servers 🏢", "emoji": "🏢", "order": 20},
+            {"name": "sdks", "title": "Dept of SDKs 🧰", "emoji": "🧰", "order": 25},
+            {
+                "name": "bridges",
+                "title": "Dept of Bridges 🌉",
+                "emoji": "🌉",
+                "order": 30,
+                "hints": ["bridge", "puppeting"],
+            },
+            {
+                "name": "spec",
+                "title": "Dept of Spec 📜",
+                "emoji": "📜",
+                "order": 5,
+                "usual_reporters": [SPEC_ANDREW],
+                "hints": ["MSC", "spec"],
+            },
+            {
+                "name": "talks",
+                "title": "Dept of Events and Talks 🗣️",
+                "emoji": "🗣️",
+                "order": 6,
+                "usual_reporters": [BRAID],
+                "hints": ["talk", "meetup"],
+            },
+            {"name": "ops", "title": "Dept of Ops 🛠", "emoji": "🛠️", "order": 40, "hints": []},
+        ],
+        "projects": [
+            {
+                "name": "synapse",
+                "title": "Synapse",
+                "emoji": "Synapse",
+                "default_section": "servers",
+                "website": "https://github.com/element-hq/synapse/",
+                "usual_reporters": [ERIK],
+            },
+            {
+                "name": "nheko",
+                "title": "Nheko",
+                "emoji": "Nheko",
+                "default_section": "clients",
+                "usual_reporters": [NICO],
+            },
+            {
+                "name": "nheko-krunner",
+                "title": "nheko-krunner",
+                "default_section": "clients",
+            },
+            {
+                "name": "element",
+                "title": "Element",
+                "emoji": "Emt Client",
+                "default_section": "clients",
+                "usual_reporters": [DANI],
+            },
+            {
+                "name": "element-web",
+                "title": "Element Web/Desktop",
+                "emoji": "Emt Web",
+                "default_section": "clients",
+                "usual_reporters": [DANI],
+            },
+            {
+                "name": "element-android",
+                "title": "Element Android",
+                "default_section": "clients",
+                "usual_reporters": [DANI, BENOIT],
+            },
+            {
+                "name": "element-x-android",
+                "title": "Element X Android",
+                "default_section": "clients",
+                "usual_reporters": [BENOIT],
+            },
+            {
+                "name": "element-x-ios",
+                "title": "Element X iOS",
+                "default_section": "clients",
+            },
+            {"name": "cplusplus", "title": "C++", "default_section": "sdks"},
+            {
+                "name": "polycule",
+                "title": "< polycule >",
+                "emoji": "< polycule >",
+                "default_section": "clients",
+                "usual_reporters": [BRAID],
+            },
+            {
+                "name": "matrix-rust-sdk",
+                "title": "matrix-rust-sdk",
+                "default_section": "sdks",
+                "website": "https://github.com/matrix-org/matrix-rust-sdk",
+            },
+            {"name": "moment", "title": "Moment", "default_section": "clients"},
+            {"name": "mjolnir", "title": "Mjölnir", "default_section": "ops"},
+            {
+                "name": "fluffychat",
+                "title": "FluffyChat",
+                "default_section": "clients",
+                "website": "https://fluffychat.im",
+            },
+            {"name": "heisenbridge", "title": "Heisenbridge", "default_section": "bridges"},
+            {
+                "name": "quaternion",
+                "title": "Quaternion",
+                "default_section": "clients",
+                "usual_reporters": [KITSUNE],
+            },
+            {
+                "name": "libquotient",
+                "title": "libQuotient",
+                "default_section": "sdks",
+                "usual_reporters": [KITSUNE],
+            },
+            {
+                "name": "alpha-chat",
+                "title": "Alpha Chat",
+                "default_section": "clients",
+                "usual_reporters": [TWINS],
+            },
+            {
+                "name": "beta-chat",
+                "title": "Beta Chat",
+                "default_section": "clients",
+                "usual_reporters": [TWINS],
+            },
+            {"name": "weird", "title": "a.b*c (beta) [x]|y", "default_section": "ops"},
+            {"name": "nodefault", "title": "Wanderer"},
+        ],
+        "fallback_section": "todo",
+    }
+    data.update(overrides)
+    return Config.model_validate(data)
+
+
+CONFIG = make_config()
+
+
+def auto(text: str, sender: str = NOBODY, history: str | None = None) -> Classification:
+    return classify(text, sender, CONFIG, history)
+
+
+# -- explicit tags -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("### Synapse\nWe released 1.99 with faster joins, Nheko works great.", "### Synapse"),
+        ("**Nheko**\nThis week Synapse got faster, and so did we.", "**Nheko**"),
+        ("Heisenbridge: a new release with Synapse and Nheko fixes", "Heisenbridge:"),
+        ("### synapse\nlower case tag", "### synapse"),
+    ],
+)
+def test_explicit_tag_on_first_line_wins(text: str, shown: str) -> None:
+    got = auto(text)
+    assert got.project_reason == f'tagged "{shown}" on the first line'
+    assert got.project == shown.strip("#*: ").lower()
+
+
+def test_tag_for_unknown_name_is_not_a_tag() -> None:
+    got = auto("### Matrix User Meetup\nMeet other Matrix users at the meetup.")
+    assert got.project is None
+    assert got.section == "talks"
+
+
+# -- mentions ----------------------------------------------------------------------------------
+
+
+def test_two_projects_named_the_prominent_one_wins() -> None:
+    got = auto(
+        "Synapse 1.99 is out with faster room joins.\n\n"
+        "Thanks to the Nheko developers for testing it."
+    )
+    assert got.project == "synapse"
+    assert got.section == "servers"
+    assert got.project_reason == 'named "Synapse" (first line)'
+    assert got.section_reason == "default section of project Synapse"
+
+
+def test_two_projects_named_alike_is_a_tie() -> None:
+    got = auto("This week Nheko and FluffyChat both got thread support, so did others.")
+    assert got.project is None
+    assert got.project_reason.startswith("tie between")
+    assert "Nheko" in got.project_reason and "FluffyChat" in got.project_reason
+    # both are clients: the shared section is a fair guess
+    assert got.section == "clients"
+
+
+def test_reason_counts_mentions_and_places() -> None:
+    got = auto("**Nheko** has news.\n\nNheko now does X. Nheko also does Y.")
+    assert got.project == "nheko"
+    assert got.project_reason == 'tagged "**Nheko**" on the first line'
+    got = auto("Big news from us: **Nheko** 1.0!\n\nNheko now does X. Nheko also does Y.")
+    assert got.project_reason == 'named "Nheko" 3× (first line, bold)'
+
+
+def test_project_named_only_in_a_link_to_its_website() -> None:
+    got = auto("We released a new version, see [the release notes](https://fluffychat.im/blog/1.0)")
+    assert got.project == "fluffychat"
+    assert "website" in got.project_reason
+
+
+def test_project_named_only_in_a_url_path() -> None:
+    got = auto("New release, with IRC fixes: https://github.com/hifi/heisenbridge/releases/v1.15")
+    assert got.project == "heisenbridge"
+    assert got.project_reason == 'links to "heisenbridge"'
+
+
+def test_website_match_is_not_fooled_by_prefixes() -> None:
+    # github.com/element-hq/synapse-admin is not the website github.com/element-hq/synapse
+    got = auto("Nice tool: https://github.com/element-hq/synapse-admin/ for everyone")
+    assert got.project is None
+
+
+def test_names_inside_domains_ids_and_words_are_not_mentions() -> None:
+    got = auto(
+        "We moved our docs to nheko.im, our room is #chat:nheko.org, ping @nheko:example.org;"
+        " also synapsefoo and fooSynapse are not names."
+    )
+    assert got.project is None
+    assert got.project_reason == "no project named"
+
+
+def test_longest_name_wins_where_names_overlap() -> None:
+    assert auto("I updated nheko-krunner to the latest nheko D-Bus API.").project == (
+        "nheko-krunner"
+    )
+    assert auto("Element X Android now has a new room list!").project == "element-x-android"
+    assert auto("Element Web got a new settings dialog this week.").project == "element-web"
+
+
+def test_partial_title_extending_another_title_is_not_that_title() -> None:
+    # "Element X" is not "Element": it is Element X iOS or Element X Android, so a tie
+    got = auto("Element X got faster this week, the room list loads instantly.")
+    assert got.project is None
+    assert "Element X iOS" in got.project_reason and "Element X Android" in got.project_reason
+    # ... which the sender's habits resolve
+    assert auto("Element X got faster this week.", sender=BENOIT).project == "element-x-android"
+
+
+def test_hyphen_and_space_spellings_of_a_name_match() -> None:
+    for text in ("The Matrix Rust SDK has a new timeline API", "matrix_rust_sdk bindings"):
+        assert auto(text).project == "matrix-rust-sdk", text
+
+
+def test_plural_of_a_name_matches() -> None:
+    assert auto("Heisenbridges everywhere: we run three of them now").project == "heisenbridge"
+
+
+# -- common words, odd names, Unicode ----------------------------------------------------------
+
+
+def test_common_word_in_lowercase_is_not_the_project() -> None:
+    got = auto("At the moment we are rewriting the settings; for a moment it was broken.")
+    assert got.project is None
+    assert auto("Moment 0.8 is out with a new theme.").project == "moment"
+
+
+def test_common_word_lowercase_still_supports_the_senders_project() -> None:
+    got = auto("new nheko release with bug fixes", sender=NICO)
+    assert got.project == "nheko"
+
+
+@pytest.mark.parametrize(
+    ("text", "project"),
+    [
+        ("C++ bindings got a new release this week.", "cplusplus"),
+        ("We wrote it in C++20 and it is fast.", "cplusplus"),
+        ("< polycule > got a new icon and themes!", "polycule"),
+        ("<polycule> got a new icon and themes!", "polycule"),
+        ("The a.b*c (beta) [x]|y project reached 1.0!", "weird"),
+    ],
+)
+def test_names_with_regex_metacharacters(text: str, project: str) -> None:
+    assert auto(text).project == project
+
+
+def test_text_full_of_regex_metacharacters_is_harmless() -> None:
+    got = auto(r"(.*)+[^]\\ $1 (?P<x>) {2,} | ** __ ### : [a](<) ![b](c) ** unbalanced")
+    assert got.project is None
+
+
+def test_unicode_names_case_insensitive_and_normalised() -> None:
+    assert auto("MJÖLNIR 1.0 is out with new protections.").project == "mjolnir"
+    decomposed = unicodedata.normalize("NFD", "Mjölnir 1.0 is out with new protections.")
+    assert decomposed != "Mjölnir 1.0 is out with new protections."
+    assert auto(decomposed).project == "mjolnir"
+    assert auto("mjolnir 1.0 is out").project == "mjolnir"  # the name without the umlaut
+
+
+def test_short_acronym_names_match_case() -> None:
+    config = make_config(
+        projects=[{"name": "MAS", "title": "Matrix Authentication Service"}],
+    )
+    assert classify("MAS 0.9 ships OIDC login", NOBODY, config).project == "MAS"
+    assert classify("mas o menos, as they say", NOBODY, config).project is None
+    assert classify("The Matrix Authentication Service got faster", NOBODY, config).project == (
+        "MAS"
+    )
+
+
+# -- the sender: history and usual reporters ---------------------------------------------------
+
+
+def test_usual_reporter_text_names_nothing() -> None:
+    got = auto("A new release with lots of bug fixes and a faster startup.", sender=NICO)
+    assert got.project == "nheko"
+    assert got.project_reason == f"{NICO} usually reports for Nheko"
+
+
+def test_usual_reporter_posting_about_something_else() -> None:
+    got = auto("Synapse now has a new admin API, and it is faster too.", sender=NICO)
+    assert got.project == "synapse"
+
+
+def test_reporters_projects_told_apart_by_a_distinguishing_word() -> None:
+    got = auto("We improved notifications in the desktop app and fixed bugs.", sender=DANI)
+    assert got.project == "element-web"
+    assert '"desktop"' in got.project_reason
+
+
+def test_reporters_projects_plain_variant_when_no_variant_is_named() -> None:
+    got = auto("The new app layout is out, we are watching the feedback.", sender=BENOIT)
+    assert got.project == "element-android"
+    assert "names no variant" in got.project_reason
+
+
+def test_reporters_projects_undecided_means_no_project_but_shared_section() -> None:
+    got = auto("We shipped a big redesign, thanks to all testers!", sender=TWINS)
+    assert got.project is None
+    assert "several projects" in got.project_reason
+    assert got.section == "clients"
+    assert "are all in Dept of Clients" in got.section_reason
+
+
+def test_reporters_projects_undecided_in_different_sections_fall_back() -> None:
+    got = auto("A new beta is out, thanks to all testers!", sender=KITSUNE)
+    assert got.project is None
+    assert got.section == "todo"
+
+
+def test_name_opening_the_text_is_its_subject() -> None:
+    got = auto("Quaternion 0.0.96 is out, built with libQuotient 0.8.", sender=KITSUNE)
+    assert got.project == "quaternion"
+
+
+def test_section_reporter_posting_without_project_name_goes_to_their_section() -> None:
+    # Braid reports for polycule and for talks: a talk is not polycule news
+    got = auto("I'll be at the Matrix Conference next week, come say hi!", sender=BRAID)
+    assert got.project is None
+    assert got.section == "talks"
+    assert got.section_reason == f"{BRAID} usually reports for Dept of Events and Talks 🗣️"
+    got = auto("polycule 0.3 adds threads and a new settings page.", sender=BRAID)
+    assert got.project == "polycule"
+    assert got.section == "clients"
+
+
+def test_clear_hints_override_the_senders_usual_section() -> None:
+    text = "Spec news: MSC1234, MSC2345 and MSC3456 were merged into the spec this week."
+    got = auto(text, sender=BRAID)
+    assert got.project is None
+    assert got.section == "spec"
+    # a hint or two is not enough against the sender's habit
+    assert auto("A spec talk at the meetup.", sender=BRAID).section == "talks"
+
+
+def test_section_reporter_naming_others_in_passing_is_not_project_news() -> None:
+    got = auto("Here's your weekly spec update! Synapse implemented MSC3916.", sender=SPEC_ANDREW)
+    assert got.project is None
+    assert got.section == "spec"
+
+
+def test_clear_section_hints_drop_a_sender_based_guess() -> None:
+    got = auto("We are looking for help with the bridge: puppeting breaks a lot.", sender=ERIK)
+    assert got.project is None
+    assert "does not name it" in got.project_reason
+    assert got.section == "bridges"
+
+
+def test_editor_history_beats_usual_reporters() -> None:
+    got = auto("A release with bug fixes.", sender=NICO, history="fluffychat")
+    assert got.project == "fluffychat"
+    assert got.project_reason == "editor assigned FluffyChat to this sender before"
+    assert got.section == "clients"
+
+
+def test_clear_mention_beats_editor_history() -> None:
+    got = auto("Synapse 1.99 is out!", sender=NICO, history="fluffychat")
+    assert got.project == "synapse"
+
+
+def test_history_breaks_a_clear_tie_but_does_not_override_it() -> None:
+    text = "This week Nheko and FluffyChat both got thread support."
+    assert auto(text, history="fluffychat").project == "fluffychat"
+    assert auto(text, history="synapse").project is None
+
+
+def test_unknown_history_project_is_ignored() -> None:
+    got = auto("A release with bug fixes.", sender=NICO, history="gone-from-config")
+    assert got.project == "nheko"
+
+
+def test_sender_ids_compare_case_insensitively() -> None:
+    got = auto("A release with bug fixes.", sender=NICO.upper().replace("@NICO", "@Nico"))
+    assert got.project == "nheko"
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+
+def test_section_from_hints_without_project() -> None:
+    got = auto("Our new bridge does double puppeting for a proprietary network.")
+    assert got.project is None
+    assert got.section == "bridges"
+    assert got.section_reason == 'hints "bridge", "puppeting" matched'
+
+
+def test_section_reporter_before_hints() -> None:
+    got = auto("We reviewed the bridge proposal.", sender=SPEC_ANDREW)
+    assert got.section == "spec"
+
+
+def test_project_without_default_section_uses_section_rules() -> None:
+    got = auto("Wanderer 2.0: a bridge for everything")
+    assert got.project == "nodefault"
+    assert got.section == "bridges"
+
+
+def test_fallback_section_and_its_reason() -> None:
+    got = auto("Hello world, nothing to see here, just some words.")
+    assert got.project is None
+    assert got.section == "todo"
+    assert got.section_reason == "fallback: no rule matched"
+    config = make_config(fallback_section="unsorted-things")
+    got = classify("Hello world, nothing to see here.", NOBODY, config)
+    assert got.section == "unsorted-things"
+    assert got.section_reason.startswith("fallback")
+    assert resolve(got, config, None, None).unsorted
+
+
+def test_default_hints_apply_only_to_sections_without_hints() -> None:
+    sections = [
+        {"name": "spec", "title": "Dept of Spec"},
+        {"name": "bridges", "title": "Dept of Bridges", "hints": []},
+    ]
+    config = make_config(sections=sections, projects=[])
+    text = "This week's MSCs: MSC1234 and MSC2345 were merged, and a bridge bridges bridges."
+    got = classify(text, NOBODY, config)
+    assert got.section == "spec"
+    assert "MSC" in got.section_reason
+    assert Classifier(config, default_hints=False).classify(text, NOBODY).section == "todo"
+
+
+# -- determinism and compilation ---------------------------------------------------------------
+
+
+def test_classifier_is_compiled_once_per_config() -> None:
+    assert classifier_for(CONFIG) is classifier_for(CONFIG)
+    other = make_config()
+    assert classifier_for(other) is not classifier_for(CONFIG)
+
+
+def test_same_input_same_output() -> None:
+    text = (
+        "Element X got faster; Nheko and FluffyChat too. Synapse also. [x](https://fluffychat.im)"
+    )
+    results = {auto(text, sender=DANI) for _ in range(3)}
+    assert len(results) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(max_size=300), sender=st.sampled_from([NOBODY, NICO, DANI, BRAID]))
+def test_any_text_classifies_into_a_known_section(text: str, sender: str) -> None:
+    got = auto(text, sender=sender)
+    assert got.section in {s.name for s in CONFIG.sections} | {CONFIG.fallback_section}
+    assert got.project is None or CONFIG.project(got.project) is not None
+    assert got.project_reason and got.section_reason
+
+
+_NAME_ALPHABET = st.sampled_from(list("abcXYZé1 .+*?()[]{}|^$\\<>&'-"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=st.text(_NAME_ALPHABET, min_size=2, max_size=20))
+def test_any_configured_name_is_safe_and_taggable(title: str) -> None:
+    title = " ".join(title.split())
+    if len(title) < 2 or not any(ch.isalnum() for ch in title):
+        return
+    config = make_config(projects=[{"name": "p", "title": title, "default_section": "ops"}])
+    got = classify(f"### {title}\nSome news about it.", NOBODY, config)
+    assert got.project == "p", got.project_reason
+    classify(f"Plain text that mentions {title} somewhere (or not).", NOBODY, config)
+
+
+# -- editors over automation (SPEC §6) ---------------------------------------------------------
+
+AUTO_SYNAPSE = Classification("synapse", 'named "Synapse"', "servers", "default section")
+AUTO_NONE = Classification(None, "no project named", "todo", "fallback: no rule matched")
+AUTO_NODEFAULT = Classification("nodefault", 'named "Wanderer"', "bridges", 'hint "bridge"')
+
+
+def test_resolve_without_editors_is_the_automatic_choice() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, None, None)
+    assert (got.project.name, got.project.source, got.project.reason) == (
+        "synapse",
+        Source.AUTO,
+        'named "Synapse"',
+    )
+    assert (got.section.name, got.section.source) == ("servers", Source.AUTO)
+    assert not got.unsorted
+    assert resolve(AUTO_NONE, CONFIG, None, None).unsorted
+
+
+def test_resolve_editor_project_brings_its_default_section() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, "nheko", None)
+    assert (got.project.name, got.project.source) == ("nheko", Source.EDITOR)
+    assert got.project.reason == "set by an editor"
+    assert (got.section.name, got.section.source) == ("clients", Source.EDITOR)
+    assert "Nheko" in got.section.reason
+
+
+def test_resolve_editor_section_wins_over_editor_projects_default() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, "nheko", "talks")
+    assert (got.project.name, got.project.source) == ("nheko", Source.EDITOR)
+    assert (got.section.name, got.section.source) == ("talks", Source.EDITOR)
+
+
+def test_resolve_editor_section_drops_auto_project_of_another_section() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, None, "clients")
+    assert got.project.name is None
+    assert got.project.source == Source.AUTO
+    assert "dropped" in got.project.reason
+    assert (got.section.name, got.section.source) == ("clients", Source.EDITOR)
+
+
+def test_resolve_editor_section_keeps_auto_project_of_that_section() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, None, "servers")
+    assert (got.project.name, got.project.source) == ("synapse", Source.AUTO)
+    assert (got.section.name, got.section.source) == ("servers", Source.EDITOR)
+
+
+def test_resolve_editor_section_keeps_auto_project_without_default() -> None:
+    got = resolve(AUTO_NODEFAULT, CONFIG, None, "clients")
+    assert got.project.name == "nodefault"
+
+
+def test_resolve_editor_section_keeps_editor_project_of_another_section() -> None:
+    got = resolve(AUTO_NONE, CONFIG, "synapse", "clients")
+    assert (got.project.name, got.project.source) == ("synapse", Source.EDITOR)
+    assert (got.section.name, got.section.source) == ("clients", Source.EDITOR)
+    assert not got.unsorted
+
+
+def test_resolve_editor_cleared_project() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, None, None, editor_project_cleared=True)
+    assert (got.project.name, got.project.source) == (None, Source.EDITOR)
+    assert (got.section.name, got.section.source) == ("servers", Source.AUTO)
+    # an explicit "no project" also beats a project reaction still standing
+    got = resolve(AUTO_SYNAPSE, CONFIG, "nheko", None, editor_project_cleared=True)
+    assert got.project.name is None
+    assert got.section.name == "servers"
+
+
+def test_resolve_editor_project_unknown_or_without_default_keeps_auto_section() -> None:
+    got = resolve(AUTO_SYNAPSE, CONFIG, "not-in-config", None)
+    assert got.project.name == "not-in-config"
+    assert (got.section.name, got.section.source) == ("servers", Source.AUTO)
+    got = resolve(AUTO_SYNAPSE, CONFIG, "nodefault", None)
+    assert (got.section.name, got.section.source) == ("servers", Source.AUTO)
+
+
+def test_resolve_removed_editor_choice_falls_back_to_auto() -> None:
+    with_editor = resolve(AUTO_SYNAPSE, CONFIG, "nheko", "talks")
+    assert with_editor.section.source == Source.EDITOR
+    removed = resolve(AUTO_SYNAPSE, CONFIG, None, None)
+    assert removed == resolve(AUTO_SYNAPSE, CONFIG, None, None)
+    assert (removed.project.name, removed.section.name) == ("synapse", "servers")
+
+
+def test_resolve_editor_section_makes_fallback_entry_sorted() -> None:
+    got = resolve(AUTO_NONE, CONFIG, None, "todo")
+    assert got.section.source == Source.EDITOR
+    assert not got.unsorted
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("synapse", "synapse"),
+        ("Synapse", "synapse"),
+        ("SYNAPSE", "synapse"),
+        ("Synapse ?", "synapse"),
+        ("element web", "element-web"),
+        ("Element Web/Desktop", "element-web"),
+        ("Emt Web", "element-web"),
+        ("emt web ?", "element-web"),
+        ("< polycule >", "polycule"),
+        ("mjölnir", "mjolnir"),
+        ("C++", "cplusplus"),
+    ],
+)
+def test_find_project(query: str, name: str) -> None:
+    found = find_project(query, CONFIG)
+    assert found is not None and found.name == name
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("spec", "spec"),
+        ("SPEC", "spec"),
+        ("Dept of Spec 📜", "spec"),
+        ("dept of spec", "spec"),
+        ("📜", "spec"),
+        ("🛠", "ops"),
+        ("🛠️", "ops"),
+        ("🗣", "talks"),
+    ],
+)
+def test_find_section(query: str, name: str) -> None:
+    found = find_section(query, CONFIG)
+    assert found is not None and found.name == name
+
+
+def test_find_nothing() -> None:
+    assert find_project("nonexistent", CONFIG) is None
+    assert find_section("synapse", CONFIG) is None
+    assert find_project("", CONFIG) is None
+    assert find_section("   ", CONFIG) is None
+
+
+def test_match_name_finds_either() -> None:
+    assert isinstance(match_name("Nheko", CONFIG), Project)
+    assert isinstance(match_name("bridges", CONFIG), Section)
+    assert match_name("nothing-like-this", CONFIG) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("Synapse", "synapse"),
+        ("Synapse ?", "synapse"),
+        ("synapse?", "synapse"),
+        ("Emt Web ?", "element-web"),
+        ("📱", "clients"),
+        ("🛠️", "ops"),
+        ("🛠", "ops"),
+        ("🛠 ?", "ops"),
+        ("< polycule >", "polycule"),
+    ],
+)
+def test_reaction_target(key: str, name: str) -> None:
+    found = reaction_target(key, CONFIG)
+    assert found is not None and found.name == name
+
+
+def test_reaction_target_is_emoji_only() -> None:
+    assert reaction_target("servers", CONFIG) is None  # a name, not an emoji
+    assert reaction_target("Element", CONFIG) is None  # the title; its emoji is "Emt Client"
+    assert reaction_target("👍", CONFIG) is None
+    assert reaction_target("", CONFIG) is None
+
+
+def test_notice_emoji_with_and_without_variation_selector() -> None:
+    for config in (make_config(), make_config(notice_emoji="⭕️")):
+        assert is_notice_key("⭕", config)
+        assert is_notice_key("⭕️", config)
+        assert not is_notice_key("✅", config)
+        assert reaction_target("⭕️", config) is None
+
+
+# -- the real TWIM config and post -------------------------------------------------------------
+
+
+def _bench() -> ModuleType:
+    path = BENCH / "classify_accuracy.py"
+    spec = importlib.util.spec_from_file_location("classify_accuracy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _bench()
+
+
+@pytest.fixture(scope="module")
+def twim_config(bench: ModuleType) -> Config:
+    config: Config = bench.load_hebbot_toml(bench.TWIM_CONFIG)
+    return config
+
+
+def test_real_twim_config_loads(twim_config: Config) -> None:
+    assert len(twim_config.sections) == 33
+    assert len(twim_config.projects) == 132
+    classifier = Classifier(twim_config)
+    got = classifier.classify("< polycule > 0.3 is out", "@someone:example.org")
+    assert got.project == "polycule"
+    found = reaction_target("Emt Android ?", twim_config)
+    assert found is not None and found.name == "element-android"
+    assert is_notice_key("⭕", twim_config)
+
+
+# Measured in auto mode (no editor input) when this test was written: 19/19 and 19/19. The
+# reference post was seen while the rules were designed, so this guards against regressions;
+# it is not an estimate of accuracy on unseen posts. Lower a floor only on purpose.
+PROJECT_FLOOR = 19
+SECTION_FLOOR = 19
+
+
+def test_reference_post_accuracy_floor(bench: ModuleType, twim_config: Config) -> None:
+    labels = json.loads((BENCH / "data" / "twim-2022-10-28.json").read_text(encoding="utf-8"))
+    assert len(labels) == 19
+    score = bench.evaluate(labels, twim_config, "none")
+    assert score.total == 19
+    assert score.project_ok >= PROJECT_FLOOR
+    assert score.section_ok >= SECTION_FLOOR
+
+
+def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config) -> None:
+    post = Path(__file__).resolve().parent / "data" / "reference" / "twim-2022-10-28.md"
+    built = bench.parse_post(post.read_text(encoding="utf-8"), twim_config, post.name)
+    stored = json.loads((BENCH / "data" / "twim-2022-10-28.json").read_text(encoding="utf-8"))
+    assert built == stored

@@ -1,0 +1,1056 @@
+"""Automatic classification of a submission: its project, its section, and why (SPEC §5, §6).
+
+Pure: no I/O, no clock, no randomness. The same text, sender and config always give the same
+:class:`~twimbot.model.Classification`, whose reasons are short sentences an editor can check
+(``named "Nheko" 3× (first line, bold)``).
+
+**Project**, strongest evidence first:
+
+1. an explicit tag on the first line: ``### Name``, ``**Name**`` or ``Name:``;
+2. a project the text names *clearly*: whole-word mentions of its name, title or aliases,
+   weighted by place (first line, bold or heading), plus a link to its website (or to a URL
+   or room whose name is the project's). Score ≥ 2: named in the first line, in bold, twice,
+   or linked. A sender who usually reports for a *section* (spec, talks, stats…) names other
+   people's projects in passing, so for them a project they do not report for must be named
+   prominently (score ≥ 5);
+3. the project an editor last assigned to this sender;
+4. the sender's ``usual_reporters`` entries. Several are told apart by what the text says: a
+   mention, a word only one of their names has ("desktop" for "Element Web/Desktop"), or no
+   variant word at all ("Element Android", not "Element X Android");
+5. a lone passing mention.
+
+Ties leave the project empty. The guesses of rules 4 and 5 yield to clear evidence about the
+section: when the sender usually reports for a section, or the section hints clearly point to
+one, that is not the project's default section, the project is dropped (an Element staffer's
+spec update is not Element news). SPEC §6 does the same for an editor's section.
+
+**Section**: the project's ``default_section``; else the section the sender usually reports
+for (unless the hints clearly say otherwise); else the section whose ``hints`` match clearly;
+else the section all the equally likely projects share; else the best weak hint; else
+``fallback_section`` (reason ``fallback: …``).
+
+Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
+TWIM/hebbot department names), so that an imported hebbot config also sorts entries of
+projects it does not know; ``hints: []`` turns that off for a section.
+
+Matching is Unicode-aware and case-insensitive, with two guards against common words: an
+all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``)
+counts half and alone can never make a project clear, and names of three characters or less,
+or short acronyms (``MAS``), must match their case. Names are escaped before they become
+patterns, so any configured name is safe (``C++``, ``< polycule >``, ``Rory&::LibMatrix``).
+
+Classifying is cheap (about a millisecond for a long entry against the 132 TWIM projects,
+linear time on hostile input): a config is compiled once into a :class:`Classifier` (cached
+by identity), and a name's pattern is only tried where the text has the name's first word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from twimbot.config import Config, Project, Section, normalize_key
+from twimbot.model import Assignment, Choice, Classification, Source
+
+__all__ = [
+    "DEFAULT_HINTS",
+    "Classifier",
+    "classifier_for",
+    "classify",
+    "find_project",
+    "find_section",
+    "is_notice_key",
+    "match_name",
+    "reaction_target",
+    "resolve",
+]
+
+
+def _hints(words: str) -> tuple[str, ...]:
+    return tuple(words.split("|"))
+
+
+# Department words of the TWIM posts, keyed by the hebbot TWIM section names. They only
+# decide entries that no project claims: spec updates, talks, projects the config lacks.
+DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "spec": _hints(
+        "spec|specification|spec update|Matrix Spec Change|MSC|MSCs|Spec Core Team|SCT|FCP"
+        "|final comment period|proposal|room version|IETF|MIMI"
+    ),
+    "talks": _hints(
+        "talk|meetup|meet-up|conference|FOSDEM|presentation|slides|keynote|workshop|devroom"
+        "|lightning talk|speaker|webinar|livestream|podcast|booth|Matrix Conference"
+    ),
+    "wgs": _hints("working group|WG"),
+    "status": _hints("Foundation|Governing Board|Guardians|annual report|membership"),
+    "elections": _hints("election|candidate|ballot|voting|nomination"),
+    "social": _hints("social good|nonprofit|non-profit|NGO|charity|humanitarian"),
+    "tns": _hints(
+        "Trust & Safety|Trust and Safety|T&S|moderation|moderator|abuse|spam|policy list"
+        "|ban list|CSAM"
+    ),
+    "gsoc": _hints("GSoC|Google Summer of Code|Outreachy|research|thesis|student"),
+    "p2p": _hints("P2P|peer-to-peer|mesh network"),
+    "servers": _hints("homeserver implementation|server implementation|federation"),
+    "homeserver-deployment": _hints(
+        "Helm|Helm chart|Kubernetes|k8s|docker-compose|Ansible|playbook|deployment"
+    ),
+    "bridges": _hints(
+        "bridge|bridging|bridged|puppeting|appservice|IRC|XMPP|Telegram|WhatsApp|Discord|Slack"
+    ),
+    "clients": _hints(
+        "client|app|Android|iOS|desktop|macOS|Flatpak|F-Droid|App Store|Play Store|TestFlight"
+        "|messenger"
+    ),
+    "widgets": _hints("widget"),
+    "voip": _hints("VoIP|video call|voice call|group call|WebRTC|LiveKit|MatrixRTC|Jitsi"),
+    "encryption": _hints(
+        "encryption|E2EE|end-to-end|cross-signing|Olm|Megolm|MLS|key backup|cryptography"
+    ),
+    "sdks": _hints("SDK|library|framework|bindings|crate|npm|PyPI"),
+    "ops": _hints("monitoring|Prometheus|Grafana|admin tool|administration|sysadmin"),
+    "services": _hints("hosting|managed hosting|hosted|provider"),
+    "iot": _hints("IoT|Internet of Things|Home Assistant|sensor|smart home|MQTT"),
+    "bots": _hints("bot|chatbot|maubot"),
+    "eventvideos": _hints("recording|YouTube|PeerTube"),
+    "projects": _hints("project|side project|prototype|proof of concept|fork|forked|plugin"),
+    "build": _hints("built on Matrix|built with Matrix|powered by Matrix"),
+    "guides": _hints("guide|tutorial|how-to|howto|walkthrough|documentation"),
+    "hackathons": _hints("hackathon|hackfest|game jam"),
+    "jobs": _hints("hiring|job opening|job offer|vacancy"),
+    "news": _hints("in the news|article|press release|journalist|newspaper|magazine"),
+    "room-of-the-week": _hints("room of the week"),
+    "stats": _hints("federation stats|statistics"),
+    "thoughts": _hints("final thoughts"),
+}
+
+# Project scores (see _Evidence.score). CLEAR: named in the first line, in bold, twice, or
+# linked. PROMINENT: what a section's usual reporter needs to file under a project.
+CLEAR: Final = 2.0
+PROMINENT: Final = 5.0
+# Section hint scores. SURE decides a section and drops a sender-based project guess.
+# OVERRIDE, with a LEAD over the hints of the sender's own section, beats the section the
+# sender usually reports for: a talks organiser's Foundation news is not a talk.
+HINTS_SURE: Final = 2.0
+HINTS_OVERRIDE: Final = 4.0
+HINTS_LEAD: Final = 2.0
+# A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
+_COMMON_WORD_PROJECTS: Final = 4
+# Only the start of a long first line (Element sends a paragraph as one line) counts as first.
+_FIRST_LINE_CHARS: Final = 200
+_MENTION_CAP: Final = 3.0
+# What may precede a name that opens a line: list bullets, emphasis, quote and heading marks.
+_MARKUP: Final = " \t*_#>-+[(\"'“‘"
+
+_SEP = r"[\s_\-]"
+_SEP_RUN_RE = re.compile(rf"{_SEP}+")
+_WORD_RUN_RE = re.compile(r"[^\W_]+")
+_COMPOUND_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+)*")
+_PIECE_RE = re.compile(rf"[^\W_]+|{_SEP}+|.", re.S)
+# A Markdown link or image: [text](target "title"). Brackets and parentheses are excluded
+# inside so that every scan stops at the next one: linear time on any input.
+_LINK_RE = re.compile(r"(!?)\[([^\[\]\n]*)\]\(([^()\[\]\n]*)\)")
+_URL_RE = re.compile(r"(?<![\w/])(?:(?:https?|mxc)://|www\.)[^\s<>\[\]\"'`]*[^\s<>\[\]\"'`.,;:!?)]")
+# User ids, room ids and aliases: a localpart is not a mention of anything.
+_MXID_RE = re.compile(r"(?<![\w/])[@#!][^\s:@#!/]+:[A-Za-z0-9.\-]+(?::\d+)?")
+# Bounded: a name in bold is short, and unbounded lazy spans are quadratic on "__a __a …".
+_BOLD_RE = re.compile(r"\*\*(?=\S)(.{1,200}?)(?<=\S)\*\*|__(?=\S)(.{1,200}?)(?<=\S)__")
+_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
+_TAG_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_TAG_BOLD_RE = re.compile(r"^(\*\*|__)(.+?)\1")
+_TAG_COLON_RE = re.compile(r"^([^:\n]{2,60}?)[ \t]*:(?:[ \t]|$)")
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _key(text: str) -> str:
+    """Normalised form of a name: case-folded, separators (space, ``-``, ``_``) as one space."""
+    return _SEP_RUN_RE.sub(" ", _nfc(text).casefold()).strip()
+
+
+def _loose(text: str) -> str:
+    """Letters and digits only, case-folded: ``Dept of Spec 📜`` → ``deptofspec``."""
+    return "".join(_WORD_RUN_RE.findall(_nfc(text).casefold()))
+
+
+def _user_key(user_id: str) -> str:
+    # Legacy ids with capitals exist (@Manu:matrix.org); configs and events disagree on case.
+    return user_id.strip().casefold()
+
+
+def _name_words(text: str, *, compounds: bool = True) -> set[str]:
+    """Words of a name for telling projects apart: its parts, and its whole compounds."""
+    out: set[str] = set()
+    for match in _COMPOUND_RE.finditer(_nfc(text).casefold()):
+        if compounds:
+            out.add(match.group(0))
+        out.update(_WORD_RUN_RE.findall(match.group(0)))
+    return out
+
+
+def _text_words(folded: str) -> frozenset[str]:
+    """Words of a text: standalone words and whole compounds, never a compound's parts.
+
+    "mautrix-signal" does not say "mautrix" the way "mautrix-whatsapp" would need it to.
+    """
+    return frozenset(m.group(0) for m in _COMPOUND_RE.finditer(folded))
+
+
+def _word_starts(plain: str) -> dict[str, list[int]]:
+    """Where each word starts, also under its form without a plural ``s`` or trailing digits
+    ("Charts", "MSC3916"), so that a name is only tried where it can match."""
+    out: dict[str, list[int]] = {}
+    for match in _WORD_RUN_RE.finditer(plain):
+        word = match.group(0).casefold()
+        forms = {word, word.rstrip("0123456789")}
+        if word.endswith("s"):
+            forms.add(word[:-1])
+        for form in forms:
+            out.setdefault(form, []).append(match.start())
+    return out
+
+
+# -- compiled names ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One name (or hint) as a compiled, injection-safe pattern."""
+
+    label: str
+    pattern: re.Pattern[str]
+    # The name's first word when the name starts with one: matches can only start where the
+    # text has it. Else (``< polycule >``) its longest word, which the text must contain.
+    probe: str
+    anchored: bool
+    targets: tuple[int, ...]  # project (or section) indexes the name stands for
+    capitalised: bool
+
+
+def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | None:
+    alias = _nfc(alias).strip()
+    words = _WORD_RUN_RE.findall(alias.casefold())
+    if len(alias) < 2 or not words:
+        return None
+    pieces = _PIECE_RE.findall(alias)
+    out: list[str] = []
+    for i, piece in enumerate(pieces):
+        if _SEP_RUN_RE.fullmatch(piece):
+            # "matrix-rust-sdk" also reads "Matrix Rust SDK"; next to punctuation the space
+            # is optional ("< polycule >", "<polycule>").
+            between_words = (
+                0 < i < len(pieces) - 1
+                and pieces[i - 1][:1].isalnum()
+                and pieces[i + 1][:1].isalnum()
+            )
+            out.append(f"{_SEP}{{1,8}}" if between_words else f"{_SEP}{{0,8}}")
+        else:
+            out.append(re.escape(piece))
+    # Inside a word, a domain, a path or a Matrix id a name is not a mention; hyphenated
+    # compounds ("matrix-synapse", "conduit-next") are, unless a longer name covers them.
+    left = r"(?<!\w)(?<!\w[./:@#])" if alias[0].isalnum() else ""
+    right = ""
+    if alias[-1].isalnum():
+        suffix = ""
+        if alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
+            suffix = "s?"  # "my Helm Charts", "bridges"
+        if hint:
+            suffix += r"\d*"  # "MSC3916"
+        right = suffix + r"(?!\w)(?![./:@]\w)"
+    # Short names and acronyms ("MAS", "emm", "SDK") must match their case, or they would
+    # match ordinary words.
+    exact = len(alias) <= 3 or (alias.isupper() and len(alias) <= 5)
+    pattern = re.compile(left + "".join(out) + right, 0 if exact else re.IGNORECASE)
+    anchored = alias[0].isalnum()
+    return pattern, words[0] if anchored else max(words, key=len), anchored
+
+
+def _build_terms(named: Iterable[tuple[str, Sequence[int]]], *, hint: bool) -> list[_Term]:
+    """One term per distinct normalised name; a name several items share targets them all."""
+    labels: dict[str, str] = {}
+    targets: dict[str, list[int]] = {}
+    capitals: dict[str, bool] = {}
+    for alias, idxs in named:
+        key = _key(alias)
+        if not key:
+            continue
+        labels.setdefault(key, _nfc(alias).strip())
+        bucket = targets.setdefault(key, [])
+        bucket.extend(i for i in idxs if i not in bucket)
+        capitals[key] = capitals.get(key, False) or any(ch.isupper() for ch in alias)
+    terms: list[_Term] = []
+    for key, label in labels.items():
+        compiled = _compile(label, hint=hint)
+        if compiled is not None:
+            pattern, probe, anchored = compiled
+            terms.append(_Term(label, pattern, probe, anchored, tuple(targets[key]), capitals[key]))
+    return terms
+
+
+def _slash_variants(title: str) -> list[str]:
+    """``Element Web/Desktop`` → ``Element Web``, ``Element Desktop``."""
+    words = title.split()
+    if not words or "/" not in words[-1]:
+        return []
+    head = " ".join(words[:-1])
+    return [f"{head} {alt}".strip() for alt in words[-1].split("/") if alt]
+
+
+def _project_aliases(project: Project) -> list[str]:
+    return [project.name, project.title, *project.aliases, *_slash_variants(project.title)]
+
+
+def _extension_prefixes(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
+    """Partial titles that extend another project's title: "Element X" of "Element X iOS".
+
+    Without them "Element X" would read as a mention of "Element"; with them it is an
+    (ambiguous) mention of every project whose title starts so.
+    """
+    titles = {_key(p.title) for p in projects} | {_key(p.name) for p in projects}
+    out: dict[str, list[int]] = {}
+    for i, project in enumerate(projects):
+        words = project.title.split()
+        for k in range(2, len(words)):
+            if not any(_key(" ".join(words[:j])) in titles for j in range(1, k)):
+                continue
+            prefix = " ".join(words[:k])
+            if _key(prefix) not in exact:
+                out.setdefault(prefix, []).append(i)
+    return out
+
+
+def _site_key(url: str) -> str | None:
+    """``https://www.Example.org/a/`` → ``example.org/a``; None for non-web targets."""
+    low = url.strip().strip("<>").casefold()
+    match = re.match(r"^(?:https?:)?//(.+)$", low)
+    if match:
+        low = match.group(1)
+    elif not low.startswith("www."):
+        return None
+    low = re.split(r"[?#]", low, maxsplit=1)[0].removeprefix("www.").rstrip("/")
+    return low or None
+
+
+def _url_slugs(url: str) -> list[str]:
+    """Host labels and path segments of a URL, or the localpart of a matrix.to room."""
+    low = url.strip().strip("<>")
+    room = re.search(r"matrix\.to/#/#([^:/?]+):", low)
+    if room:
+        return [room.group(1)]
+    key = _site_key(low)
+    if key is None:
+        return []
+    host, _, path = key.partition("/")
+    labels = host.split(".")[:-1]  # the top-level domain names nothing
+    return [*labels, *(segment for segment in path.split("/") if segment)]
+
+
+# -- the text --------------------------------------------------------------------------------
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """A submission prepared for matching; offsets in ``plain`` are those of the text."""
+
+    plain: str  # the text with link targets, URLs, images and Matrix ids blanked out
+    urls: tuple[str, ...]
+    room_slugs: tuple[str, ...]
+    first: tuple[int, int]  # span of the first non-empty line (at most _FIRST_LINE_CHARS)
+    first_line: str
+    emphasis: tuple[tuple[int, int], ...]  # bold spans and heading lines
+    starts: Mapping[str, list[int]]
+    words: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str) -> _Doc:
+        text = _nfc(text)
+        chars = list(text)
+        urls: list[str] = []
+        rooms: list[str] = []
+        for match in _LINK_RE.finditer(text):
+            target = match.group(3).split(maxsplit=1)
+            if target:
+                urls.append(target[0].strip("<>"))
+            if match.group(1):  # an image: its alt text is usually a file name
+                _blank(chars, match.start(), match.end())
+            else:
+                _blank(chars, match.start(), match.start(2))
+                _blank(chars, match.end(2), match.end())
+        plain = "".join(chars)
+        for match in _URL_RE.finditer(plain):
+            urls.append(match.group(0))
+            _blank(chars, match.start(), match.end())
+        plain = "".join(chars)
+        for match in _MXID_RE.finditer(plain):
+            if match.group(0).startswith("#"):
+                rooms.append(match.group(0)[1:].split(":", 1)[0])
+            _blank(chars, match.start(), match.end())
+        plain = "".join(chars)
+
+        first, first_line, offset = (0, 0), "", 0
+        for line in plain.split("\n"):
+            if line.strip():
+                first = (offset, offset + min(len(line), _FIRST_LINE_CHARS))
+                first_line = line.strip()
+                break
+            offset += len(line) + 1
+        emphasis = [m.span() for m in _BOLD_RE.finditer(plain)]
+        for match in _HEADING_RE.finditer(plain):
+            end = plain.find("\n", match.start())
+            emphasis.append((match.start(), len(plain) if end < 0 else end))
+        folded = plain.casefold()
+        return cls(
+            plain=plain,
+            urls=tuple(urls),
+            room_slugs=tuple(rooms),
+            first=first,
+            first_line=first_line,
+            emphasis=tuple(emphasis),
+            starts=_word_starts(plain),
+            words=_text_words(folded),
+        )
+
+    def emphasised(self, pos: int) -> bool:
+        # a handful of spans per text: a scan is cheaper than anything clever
+        return any(start <= pos < end for start, end in self.emphasis)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    term: _Term
+    start: int
+    end: int
+    proper: bool  # False: all lowercase where the name has capitals ("moment" for Moment)
+    first: bool
+    emphasis: bool
+    text: str
+
+    @property
+    def weight(self) -> float:
+        return 1.0 if self.proper else 0.5
+
+
+def _scan(index: Mapping[str, Sequence[_Term]], doc: _Doc) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for word, starts in doc.starts.items():
+        for term in index.get(word, ()):
+            if term.anchored:
+                found_at = (term.pattern.match(doc.plain, pos) for pos in starts)
+                matches = [m for m in found_at if m is not None]
+            else:
+                matches = list(term.pattern.finditer(doc.plain))
+            hits += _hits(term, matches, doc)
+    # The longest name wins where names overlap: "nheko-krunner" is not a mention of "nheko".
+    hits.sort(key=lambda h: (h.start - h.end, h.start, h.term.label))
+    taken = bytearray(len(doc.plain))
+    kept: list[_Hit] = []
+    for hit in hits:
+        if not any(taken[hit.start : hit.end]):
+            taken[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
+            kept.append(hit)
+    kept.sort(key=lambda h: h.start)
+    return kept
+
+
+def _hits(term: _Term, matches: Iterable[re.Match[str]], doc: _Doc) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for match in matches:
+        found = match.group(0)
+        hits.append(
+            _Hit(
+                term=term,
+                start=match.start(),
+                end=match.end(),
+                proper=not term.capitalised or any(ch.isupper() for ch in found),
+                first=doc.first[0] <= match.start() < doc.first[1],
+                emphasis=doc.emphasised(match.start()),
+                text=found,
+            )
+        )
+    return hits
+
+
+def _index(terms: Iterable[_Term]) -> dict[str, list[_Term]]:
+    out: dict[str, list[_Term]] = {}
+    for term in terms:
+        out.setdefault(term.probe, []).append(term)
+    return out
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """What the text says about one project (or, for hints, one section)."""
+
+    total: float = 0.0
+    count: int = 0
+    proper: int = 0
+    first: float = 0.0
+    emphasis: float = 0.0
+    lead: bool = False  # named at the very start of the first line
+    label: str = ""
+    position: int = -1
+    website: bool = False
+    slug: str = ""
+    per_label: dict[str, int] = field(default_factory=dict)
+    per_label_weight: dict[str, float] = field(default_factory=dict)
+
+    def add(self, hit: _Hit) -> None:
+        self.total += hit.weight
+        self.count += 1
+        self.proper += hit.proper
+        if not self.label:
+            self.label, self.position = " ".join(hit.text.split()), hit.start
+        label = hit.term.label
+        self.per_label[label] = self.per_label.get(label, 0) + 1
+        self.per_label_weight[label] = self.per_label_weight.get(label, 0.0) + hit.weight
+        if hit.first:
+            self.first = max(self.first, hit.weight)
+        if hit.emphasis:
+            self.emphasis = max(self.emphasis, hit.weight)
+
+    @property
+    def linked(self) -> bool:
+        return self.website or bool(self.slug)
+
+    @property
+    def score(self) -> float:
+        link = 2.0 if self.website else 1.0 if self.slug else 0.0
+        score = min(self.total, _MENTION_CAP) + 2 * (self.first + self.emphasis) + link
+        score += 1.0 if self.lead else 0.0
+        # Only common-word spellings ("at the moment"): support for other evidence, no more.
+        return score if self.proper or self.linked else min(score, 1.0)
+
+    @property
+    def hint_score(self) -> float:
+        words = sum(min(w, _MENTION_CAP) for w in self.per_label_weight.values())
+        return words + (1.0 if self.first or self.emphasis else 0.0)
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        if self.count:
+            places = [n for n, on in (("first line", self.first), ("bold", self.emphasis)) if on]
+            times = f" {self.count}×" if self.count > 1 else ""
+            where = f" ({', '.join(places)})" if places else ""
+            parts.append(f'named "{self.label}"{times}{where}')
+        if self.website:
+            parts.append("links to its website")
+        elif self.slug:
+            parts.append(f'links to "{self.slug}"')
+        return ", ".join(parts)
+
+    def describe_hints(self) -> str:
+        ranked = sorted(self.per_label.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f'"{label}"' + (f" {n}×" if n > 1 else "") for label, n in ranked[:3])
+        return f"hint{'s' if len(ranked) > 1 else ''} {shown}"
+
+
+# -- the classifier ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    project: int | None
+    reason: str
+    # equally likely projects when none was picked; their shared section is a fair guess
+    candidates: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Pull:
+    """Clear evidence for a section, from the sender's habits or from the text."""
+
+    section: int
+    reason: str
+    sender: bool
+
+
+class Classifier:
+    """The rules of SPEC §5 compiled for one config. Build once, classify many."""
+
+    def __init__(self, config: Config, *, default_hints: bool = True) -> None:
+        self.config = config
+        self.projects: tuple[Project, ...] = tuple(config.projects)
+        self.sections: tuple[Section, ...] = tuple(config.sections)
+        self._section_index = {s.name: i for i, s in enumerate(self.sections)}
+        self._project_index = {p.name: i for i, p in enumerate(self.projects)}
+
+        named = [(a, (i,)) for i, p in enumerate(self.projects) for a in _project_aliases(p)]
+        self._aliases: dict[str, tuple[int, ...]] = {}
+        for alias, idxs in named:
+            key = _key(alias)
+            self._aliases[key] = tuple(dict.fromkeys((*self._aliases.get(key, ()), *idxs)))
+        prefixes = _extension_prefixes(self.projects, set(self._aliases))
+        self._terms = _index(_build_terms([*named, *prefixes.items()], hint=False))
+
+        hints: list[tuple[str, tuple[int, ...]]] = []
+        for i, section in enumerate(self.sections):
+            words: Sequence[str] = section.hints
+            if default_hints and "hints" not in section.model_fields_set:
+                words = DEFAULT_HINTS.get(section.name, ())
+            hints += [(h, (i,)) for h in words]
+        self._hint_terms = _index(_build_terms(hints, hint=True))
+
+        self._sites = sorted(
+            ((k, i) for i, p in enumerate(self.projects) if (k := _site_key(p.website))),
+            key=lambda kv: -len(kv[0]),
+        )
+        self._reports: dict[str, list[int]] = {}
+        for i, project in enumerate(self.projects):
+            for user in project.usual_reporters:
+                self._reports.setdefault(_user_key(user), []).append(i)
+        self._section_reports: dict[str, list[int]] = {}
+        for i, section in enumerate(self.sections):
+            for user in section.usual_reporters:
+                self._section_reports.setdefault(_user_key(user), []).append(i)
+
+        all_words = [
+            frozenset(w for a in _project_aliases(p) for w in _name_words(a)) for p in self.projects
+        ]
+        self._parts = [
+            frozenset(w for a in _project_aliases(p) for w in _name_words(a, compounds=False))
+            for p in self.projects
+        ]
+        frequency: dict[str, int] = {}
+        for ws in all_words:
+            for w in ws:
+                frequency[w] = frequency.get(w, 0) + 1
+        self._words = [
+            frozenset(w for w in ws if frequency[w] < _COMMON_WORD_PROJECTS) for ws in all_words
+        ]
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def classify(
+        self, text: str, sender: str, last_editor_project: str | None = None
+    ) -> Classification:
+        """Classify one submission (see the module docstring for the rules)."""
+        doc = _Doc.parse(text)
+        hints = self._hint_evidence(doc)
+        pull = self._section_pull(sender, hints)
+        pick = self._pick_project(doc, sender, last_editor_project, pull)
+        if pick.project is not None:
+            project = self.projects[pick.project]
+            default = project.default_section
+            if default is not None and default in self._section_index:
+                return Classification(
+                    project=project.name,
+                    project_reason=pick.reason,
+                    section=default,
+                    section_reason=f"default section of project {project.title}",
+                )
+        section, section_reason = self._pick_section(sender, hints, pick, pull)
+        return Classification(
+            project=None if pick.project is None else self.projects[pick.project].name,
+            project_reason=pick.reason,
+            section=section,
+            section_reason=section_reason,
+        )
+
+    # -- project ----------------------------------------------------------------------------
+
+    def _project_evidence(self, doc: _Doc) -> dict[int, _Evidence]:
+        found: dict[int, _Evidence] = {}
+        hits = _scan(self._terms, doc)
+        for hit in hits:
+            for i in hit.term.targets:
+                found.setdefault(i, _Evidence()).add(hit)
+        # A name that opens the text is its subject ("Quaternion 0.9 is out, built with
+        # libQuotient 0.8"); one further along the first line may be a reference.
+        lead = next((h for h in hits if h.first and h.proper), None)
+        if lead is not None and not doc.plain[doc.first[0] : lead.start].strip(_MARKUP):
+            for i in lead.term.targets:
+                found[i].lead = True
+        slugs = list(doc.room_slugs)
+        for url in doc.urls:
+            site = _site_key(url)
+            if site is not None:
+                matching = [(k, i) for k, i in self._sites if site == k or site.startswith(k + "/")]
+                # the most specific website only: element.io/server-suite is not element.io
+                for k, i in matching:
+                    if len(k) == len(matching[0][0]):
+                        found.setdefault(i, _Evidence()).website = True
+            slugs += _url_slugs(url)
+        for slug in slugs:
+            for i in self._aliases.get(_key(slug), ()):
+                evidence = found.setdefault(i, _Evidence())
+                evidence.slug = evidence.slug or slug
+        return found
+
+    def _tag(self, doc: _Doc) -> _Pick | None:
+        line = doc.first_line
+        candidates: list[tuple[str, str]] = []
+        if m := _TAG_HEADING_RE.match(line):
+            candidates.append((m.group(2), f"{m.group(1)} {m.group(2)}"))
+        if m := _TAG_BOLD_RE.match(line):
+            inner = m.group(2).strip().rstrip(":").strip()
+            candidates.append((inner, f"{m.group(1)}{m.group(2)}{m.group(1)}"))
+        if m := _TAG_COLON_RE.match(line):
+            candidates.append((m.group(1), f"{m.group(1)}:"))
+        for name, shown in candidates:
+            targets = self._aliases.get(_key(name), ())
+            if len(targets) == 1:
+                return _Pick(targets[0], f'tagged "{" ".join(shown.split())}" on the first line')
+        return None
+
+    def _pick_project(
+        self, doc: _Doc, sender: str, last_editor_project: str | None, pull: _Pull | None
+    ) -> _Pick:
+        tagged = self._tag(doc)
+        if tagged is not None:
+            return tagged
+        evidence = self._project_evidence(doc)
+        reporting = self._reports.get(_user_key(sender), [])
+        history = self._project_index.get(last_editor_project or "")
+
+        # 1. clearly named (by a section's usual reporter: prominently, or one of their own)
+        def eligible(i: int) -> bool:
+            bar = CLEAR
+            if pull is not None and pull.sender and i not in reporting:
+                bar = CLEAR if self._conflict(i, pull) is None else PROMINENT
+            return evidence[i].score >= bar
+
+        clear = [i for i in evidence if eligible(i)]
+        if clear:
+            best = max(evidence[i].score for i in clear)
+            top = sorted(i for i in clear if evidence[i].score == best)
+            chosen = self._break_tie(top, reporting, history)
+            if chosen is not None:
+                return _Pick(chosen, evidence[chosen].describe())
+            if not set(top) & set(reporting):
+                return _Pick(None, "tie between " + self._titles(top), tuple(top))
+            # several of the sender's own projects tie: rule 3 tells them apart
+            return self._from_reporters(sender, reporting, evidence, doc, pull)
+
+        # 2. what an editor chose for this sender before: a habit like rule 3, so it yields
+        # to clear section evidence the same way
+        if history is not None and (history in evidence or self._conflict(history, pull) is None):
+            title = self.projects[history].title
+            return _Pick(history, f"editor assigned {title} to this sender before")
+
+        # 3. who usually reports for what
+        if reporting:
+            return self._from_reporters(sender, reporting, evidence, doc, pull)
+
+        # 4. a lone passing mention, unless the section evidence points elsewhere
+        named = [i for i, e in evidence.items() if e.proper or e.linked]
+        if len(named) == 1:
+            only = named[0]
+            conflict = self._conflict(only, pull)
+            if conflict is None:
+                return _Pick(only, evidence[only].describe())
+            return _Pick(None, f"{evidence[only].describe()} in passing, but {conflict}")
+        if named:
+            passing = self._titles(sorted(named))
+            return _Pick(None, f"no project named clearly (in passing: {passing})")
+        return _Pick(None, "no project named")
+
+    @staticmethod
+    def _break_tie(top: list[int], reporting: list[int], history: int | None) -> int | None:
+        if len(top) == 1:
+            return top[0]
+        for preferred in ([i for i in top if i in reporting], [i for i in top if i == history]):
+            if len(preferred) == 1:
+                return preferred[0]
+        return None
+
+    def _from_reporters(
+        self,
+        sender: str,
+        reporting: list[int],
+        evidence: dict[int, _Evidence],
+        doc: _Doc,
+        pull: _Pull | None,
+    ) -> _Pick:
+        mentioned = [i for i in reporting if i in evidence]
+        if mentioned:
+            best = max(evidence[i].score for i in mentioned)
+            mentioned = [i for i in mentioned if evidence[i].score == best]
+            if len(mentioned) == 1:
+                only = mentioned[0]
+                title = self.projects[only].title
+                why = evidence[only].describe()
+                return _Pick(only, f"{sender} usually reports for {title}; {why}")
+        candidates = mentioned or list(reporting)
+        chosen, why = self._by_words(candidates, doc)
+        if chosen is None:
+            return _Pick(
+                None,
+                f"{sender} usually reports for several projects"
+                f" ({self._titles(candidates)}) and the text tells none apart",
+                tuple(candidates),
+            )
+        reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
+        conflict = None if chosen in evidence else self._conflict(chosen, pull)
+        if conflict is not None:
+            return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
+        return _Pick(chosen, reason)
+
+    def _by_words(self, candidates: list[int], doc: _Doc) -> tuple[int | None, str]:
+        """Tell a sender's projects apart by the words that distinguish their names."""
+        if len(candidates) == 1:
+            return candidates[0], ""
+        shared = frozenset.intersection(*(self._words[i] for i in candidates))
+        said = {i: (self._words[i] - shared) & doc.words for i in candidates}
+        most = max(len(s) for s in said.values())
+        if most > 0:
+            winners = [i for i in candidates if len(said[i]) == most]
+            if len(winners) == 1:
+                words = ", ".join(f'"{w}"' for w in sorted(said[winners[0]]))
+                return winners[0], f" ({words} named)"
+            return None, ""
+        # No distinguishing word at all: the plain project whose name every other one extends
+        # ("Element Android" of "Element X Android"), not one of its variants.
+        parts = {i: self._parts[i] for i in candidates}
+        plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
+        if len(plain) == 1:
+            return plain[0], " (the text names no variant)"
+        return None, ""
+
+    def _conflict(self, project: int, pull: _Pull | None) -> str | None:
+        """Why ``pull`` speaks against ``project``, if its section is not the project's."""
+        if pull is None:
+            return None
+        if self.projects[project].default_section == self.sections[pull.section].name:
+            return None
+        return pull.reason
+
+    # -- section ----------------------------------------------------------------------------
+
+    def _hint_evidence(self, doc: _Doc) -> dict[int, _Evidence]:
+        found: dict[int, _Evidence] = {}
+        for hit in _scan(self._hint_terms, doc):
+            for i in hit.term.targets:
+                found.setdefault(i, _Evidence()).add(hit)
+        return found
+
+    @staticmethod
+    def _best_hint(hints: dict[int, _Evidence], floor: float, *, by_position: bool) -> int | None:
+        scored = [(e.hint_score, -e.position, i) for i, e in hints.items()]
+        if not scored:
+            return None
+        best = max(s for s, _, _ in scored)
+        top = sorted((t for t in scored if t[0] == best), reverse=True)
+        if best < floor or (len(top) > 1 and not by_position):
+            return None
+        # equal scores: the department named first is what the text is about
+        return top[0][2]
+
+    def _sender_section(self, sender: str, hints: dict[int, _Evidence]) -> int | None:
+        own = self._section_reports.get(_user_key(sender), [])
+        if len(own) > 1:
+            hinted = [i for i in own if i in hints]
+            own = hinted if len(hinted) == 1 else own
+        return own[0] if len(own) == 1 else None
+
+    def _section_pull(self, sender: str, hints: dict[int, _Evidence]) -> _Pull | None:
+        strong = self._best_hint(hints, HINTS_SURE, by_position=False)
+        own = self._sender_section(sender, hints)
+        if own is not None:
+            own_score = hints[own].hint_score if own in hints else 0.0
+            overridden = (
+                strong is not None
+                and strong != own
+                and hints[strong].hint_score >= max(HINTS_OVERRIDE, own_score + HINTS_LEAD)
+            )
+            if not overridden:
+                reason = f"{sender} usually reports for {self._stitle(own)}"
+                return _Pull(own, reason, sender=True)
+        if strong is not None:
+            reason = f"{hints[strong].describe_hints()} point to {self._stitle(strong)}"
+            return _Pull(strong, reason, sender=False)
+        return None
+
+    def _pick_section(
+        self, sender: str, hints: dict[int, _Evidence], pick: _Pick, pull: _Pull | None
+    ) -> tuple[str, str]:
+        if pull is not None:
+            name = self.sections[pull.section].name
+            if pull.sender:
+                return name, pull.reason
+            return name, hints[pull.section].describe_hints() + " matched"
+        candidates = pick.candidates
+        if not candidates and pick.project is None:
+            candidates = tuple(self._reports.get(_user_key(sender), []))
+        defaults = {self.projects[i].default_section for i in candidates}
+        if len(defaults) == 1:
+            (default,) = defaults
+            if default is not None and default in self._section_index:
+                title = self._stitle(self._section_index[default])
+                whose = (
+                    "the projects it may be about"
+                    if pick.candidates
+                    else f"the projects {sender} usually reports for"
+                )
+                return default, f"{whose} are all in {title}"
+        weak = self._best_hint(hints, 1.0, by_position=True)
+        if weak is not None:
+            return self.sections[weak].name, hints[weak].describe_hints() + " matched"
+        return self.config.fallback_section, "fallback: no rule matched"
+
+    def _stitle(self, index: int) -> str:
+        return self.sections[index].title
+
+    def _titles(self, indexes: Iterable[int]) -> str:
+        titles = [self.projects[i].title for i in indexes]
+        if len(titles) > 4:
+            titles = [*titles[:4], "…"]
+        return ", ".join(titles)
+
+
+_CACHE: dict[int, tuple[Config, Classifier]] = {}
+_CACHE_SIZE: Final = 4
+
+
+def classifier_for(config: Config) -> Classifier:
+    """The compiled classifier of ``config``, built on first use (a reload makes a new one)."""
+    cached = _CACHE.get(id(config))
+    # the identity check guards against a freed config whose id was reused
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    classifier = Classifier(config)
+    while len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[id(config)] = (config, classifier)
+    return classifier
+
+
+def classify(
+    text: str, sender: str, config: Config, last_editor_project: str | None = None
+) -> Classification:
+    """Choose a project (or none) and a section for a submission, with reasons (SPEC §5).
+
+    ``last_editor_project`` is the project an editor last assigned to an entry of ``sender``
+    (by reaction or command); a name the config no longer has is ignored.
+    """
+    return classifier_for(config).classify(text, sender, last_editor_project)
+
+
+# -- editor choices over automation (SPEC §6) --------------------------------------------------
+
+
+def resolve(
+    auto: Classification,
+    config: Config,
+    editor_project: str | None,
+    editor_section: str | None,
+    editor_project_cleared: bool = False,
+) -> Assignment:
+    """The effective assignment: what editors chose, else what the automatic rules chose.
+
+    * An editor's project or section always wins; ``editor_project_cleared`` is an editor's
+      explicit "no project".
+    * A project set by an editor brings its ``default_section`` unless an editor also set a
+      section.
+    * A section set by an editor drops an *automatically* chosen project whose default
+      section is another one (an editor-chosen project is kept).
+    """
+    if editor_project_cleared:
+        project = Choice(None, Source.EDITOR, "cleared by an editor")
+    elif editor_project is not None:
+        project = Choice(editor_project, Source.EDITOR, "set by an editor")
+    else:
+        project = Choice(auto.project, Source.AUTO, auto.project_reason)
+        if editor_section is not None and auto.project is not None:
+            chosen = config.project(auto.project)
+            default = None if chosen is None else chosen.default_section
+            if default is not None and default != editor_section:
+                assert chosen is not None
+                project = Choice(
+                    None,
+                    Source.AUTO,
+                    f"{chosen.title} dropped: an editor chose section {editor_section},"
+                    f" not its {default}",
+                )
+
+    if editor_section is not None:
+        section = Choice(editor_section, Source.EDITOR, "set by an editor")
+    elif editor_project is not None and not editor_project_cleared:
+        chosen = config.project(editor_project)
+        default = None if chosen is None else chosen.default_section
+        if chosen is not None and default is not None:
+            section = Choice(
+                default, Source.EDITOR, f"default section of {chosen.title}, set by an editor"
+            )
+        else:
+            section = Choice(auto.section, Source.AUTO, auto.section_reason)
+    else:
+        section = Choice(auto.section, Source.AUTO, auto.section_reason)
+    return Assignment(project=project, section=section)
+
+
+# -- looking things up by name (commands) or emoji (reactions) ---------------------------------
+
+
+def _lookup(query: str, items: Sequence[Section | Project]) -> Section | Project | None:
+    """Name, then title, then alias, then emoji, then title letters: the first pass that hits
+    decides, and within a pass the first item in config order."""
+    key, loose, emoji = _key(query), _loose(query), normalize_key(query)
+    if not key and not emoji:
+        return None
+
+    def verdicts(item: Section | Project) -> tuple[bool, ...]:
+        aliases = item.aliases if isinstance(item, Project) else []
+        return (
+            _key(item.name) == key,
+            _key(item.title) == key,
+            any(_key(alias) == key for alias in aliases),
+            item.emoji is not None and normalize_key(item.emoji) == emoji,
+            bool(loose) and loose in (_loose(item.title), _loose(item.name)),
+        )
+
+    judged = [(verdicts(item), item) for item in items]
+    for rank in range(5):
+        for verdict, item in judged:
+            if verdict[rank]:
+                return item
+    return None
+
+
+def find_project(query: str, config: Config) -> Project | None:
+    """The project ``query`` names: by name, title, alias or emoji key, case-insensitively."""
+    found = _lookup(query, config.projects)
+    return found if isinstance(found, Project) else None
+
+
+def find_section(query: str, config: Config) -> Section | None:
+    """The section ``query`` names: by name, title (with or without its emoji) or emoji."""
+    found = _lookup(query, config.sections)
+    return found if isinstance(found, Section) else None
+
+
+def match_name(query: str, config: Config) -> Section | Project | None:
+    """A project or section by name; on the same pass a project wins over a section."""
+    return _lookup(query, [*config.projects, *config.sections])
+
+
+def reaction_target(key: str, config: Config) -> Section | Project | None:
+    """The section or project whose emoji is the reaction ``key`` (emoji only).
+
+    Compared with :func:`~twimbot.config.normalize_key`: ``Synapse ?`` and ``Synapse`` are the
+    same key, and so are ``⭕️`` and ``⭕``. A key shared by a section and a project means the
+    section (hebbot's sections came first); ``check-config`` warns about such configs.
+    """
+    wanted = normalize_key(key)
+    if not wanted:
+        return None
+    items: list[Section | Project] = [*config.sections, *config.projects]
+    for item in items:
+        if item.emoji is not None and normalize_key(item.emoji) == wanted:
+            return item
+    return None
+
+
+def is_notice_key(key: str, config: Config) -> bool:
+    """True when the reaction ``key`` is the notice emoji (``⭕️`` counts as ``⭕``)."""
+    return normalize_key(key) == normalize_key(config.notice_emoji)
