@@ -66,8 +66,11 @@ def parse_post(text: str, *, stop_at: str = "## Dept of Ping") -> Post:
             project, website, description = None, "", ""
         elif match := PROJECT_RE.match(line):
             project, website, description = match["title"], match["website"] or "", ""
-            if i + 2 < len(lines) and lines[i + 1] == "" and lines[i + 2] and not (
-                lines[i + 2].startswith(("[", ">", "#"))
+            if (
+                i + 2 < len(lines)
+                and lines[i + 1] == ""
+                and lines[i + 2]
+                and not (lines[i + 2].startswith(("[", ">", "#")))
             ):
                 description = lines[i + 2]
                 i += 2
@@ -83,14 +86,25 @@ def parse_post(text: str, *, stop_at: str = "## Dept of Ping") -> Post:
             while body and (img := IMAGE_RE.match(body[-1])):
                 images.insert(0, img["url"])
                 body.pop()
-            entries.append(PostEntry(section, project, website, description, match["name"],
-                                     match["user"], match["verb"], "\n".join(body), images))
+            entries.append(
+                PostEntry(
+                    section,
+                    project,
+                    website,
+                    description,
+                    match["name"],
+                    match["user"],
+                    match["verb"],
+                    "\n".join(body),
+                    images,
+                )
+            )
             continue
         i += 1
     # Sections without entries (the reference's "## Matrix Live") belong to the intro.
     used = [t for t in sections if any(e.section == t for e in entries)]
     intro_end = text.index("\n## " + used[0] + "\n") if used else len(text)
-    intro = text[: intro_end].split("+++", 2)[-1] if lines[0] == "+++" else text[:intro_end]
+    intro = text[:intro_end].split("+++", 2)[-1] if lines[0] == "+++" else text[:intro_end]
     return Post(intro.strip("\n"), entries, used)
 
 

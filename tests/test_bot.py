@@ -231,3 +231,62 @@ async def test_restart_processes_messages_sent_while_down_exactly_once(world: Wo
     ]
     targets = [e["content"]["m.relates_to"]["event_id"] for e in acks]
     assert sorted(targets) == sorted([before, *missed])
+
+
+async def test_joins_configured_rooms_on_invite_and_ignores_others(world: World) -> None:
+    late = await world.editor.create_room(name="late submissions", preset="private_chat")
+    other = await world.editor.create_room(name="unrelated", preset="private_chat")
+    world.write_config(
+        rooms={"submissions": [world.submissions, late], "editors": world.editors_room}
+    )
+    bot = await world.start_bot()  # cannot join `late` yet: a warning, not a failure
+    await world.editor.invite(other, world.bot_user.user_id)
+    await world.editor.invite(late, world.bot_user.user_id)
+    await world.editor.wait_for(
+        match(
+            event_type="m.room.member",
+            room_id=late,
+            state_key=world.bot_user.user_id,
+            where=lambda e: e["content"].get("membership") == "join",
+        ),
+        timeout=15,
+    )
+    await world.editor.invite(late, world.alice.user_id)
+    await world.alice.join(late)
+    event_id = await world.alice.send_text(late, f"TWIM: {NEWS}")
+    await world.alice.wait_for(
+        match(event_type="m.reaction", sender=bot.bot.user_id, relates_to=event_id), timeout=15
+    )
+    members = await world.editor.joined_members(other)
+    assert world.bot_user.user_id not in members.get("joined", {})
+
+
+async def test_password_login_keeps_one_device_across_restarts(world: World) -> None:
+    import json
+
+    from twimbot.bot import Bot
+    from twimbot.config import Secrets
+    from twimbot.matrix import NioMatrix
+    from twimbot.store import Store
+
+    config = world.config
+    devices = []
+    for _ in range(2):
+        store = await Store.open(config.database_path)
+        matrix = NioMatrix(config.homeserver, config.user_id)
+        try:
+            bot = Bot(config, store, matrix)
+            await bot.login(Secrets(access_token=None, password=world.bot_user.password))
+            devices.append(matrix.device_id)
+            session = json.loads(await store.get_state("session") or "{}")
+            assert session["device_id"] == matrix.device_id
+            assert world.bot_user.password not in json.dumps(session)
+        finally:
+            await matrix.close()
+            await store.close()
+    assert devices[0] == devices[1]
+    listed = world.synapse.request(
+        "GET", "/_matrix/client/v3/devices", access_token=world.bot_user.access_token
+    )
+    names = [d for d in listed["devices"] if d.get("display_name") == "twimbot"]
+    assert len(names) == 1

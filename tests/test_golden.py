@@ -23,13 +23,18 @@ EMOJI = ["📜", "🏢", "📥", "📱", "🎛️", "🧰", "🗣️", "🛰️"
 
 def tiny_png(seed: int) -> bytes:
     """A valid 1×1 PNG whose pixel depends on ``seed``."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     raw = b"\x00" + bytes([seed % 256, 80, 160])
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def config_for(post: Any) -> dict[str, Any]:
@@ -43,8 +48,11 @@ def config_for(post: Any) -> dict[str, Any]:
     for e in post.entries:
         if e.project and e.project not in projects:
             projects[e.project] = {
-                "name": slug(e.project), "title": e.project, "emoji": e.project,
-                "website": e.website, "description": e.description,
+                "name": slug(e.project),
+                "title": e.project,
+                "emoji": e.project,
+                "website": e.website,
+                "description": e.description,
                 "default_section": slug(e.section),
             }
     return {
@@ -58,8 +66,15 @@ def config_for(post: Any) -> dict[str, Any]:
 
 def comparable(entries: list[PostEntry]) -> list[tuple[Any, ...]]:
     return [
-        (e.section, e.project, e.website if e.project else "", e.description,
-         unescape(e.name), e.body, len(e.images))
+        (
+            e.section,
+            e.project,
+            e.website if e.project else "",
+            e.description,
+            unescape(e.name),
+            e.body,
+            len(e.images),
+        )
         for e in entries
     ]
 
@@ -91,8 +106,12 @@ async def test_reference_post_replayed_through_synapse(world: World, new_user: A
                 timeout=20,
             )
             for n, _ in enumerate(e.images):
-                await actor.send_image(world.submissions, tiny_png(n + len(event_ids)),
-                                       "screenshot.png", reply_to=event_id)
+                await actor.send_image(
+                    world.submissions,
+                    tiny_png(n + len(event_ids)),
+                    "screenshot.png",
+                    reply_to=event_id,
+                )
 
         # the editor sorts every entry as the post does: reactions for some, commands for others
         store = await world.store()
@@ -112,10 +131,12 @@ async def test_reference_post_replayed_through_synapse(world: World, new_user: A
 
         sent = await world.editor.send_text(world.editors_room, "!twim draft")
         files = await world.editor.wait_for_all(
-            lambda ev: ev.get("sender") == bot.bot.user_id
-            and ev.get("content", {}).get("msgtype") == "m.file"
-            and ev["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-            == sent,
+            lambda ev: (
+                ev.get("sender") == bot.bot.user_id
+                and ev.get("content", {}).get("msgtype") == "m.file"
+                and ev["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+                == sent
+            ),
             count=2,
             timeout=30,
         )

@@ -192,10 +192,14 @@ class NioMatrix:
         return self.device_id
 
     async def login_password(self, password: str, device_id: str | None = None) -> tuple[str, str]:
-        """Log in once; returns (access token, device id) for the caller to keep."""
+        """Log in once; returns (access token, device id) for the caller to keep.
+
+        Passing the device id of an earlier login reuses that device instead of adding one.
+        """
+        self._client.device_id = device_id or ""
         resp = await self._call(
             "login",
-            self._client.login(password=password, device_name="twimbot", device_id=device_id),
+            self._client.login(password=password, device_name="twimbot"),
         )
         assert isinstance(resp, LoginResponse)
         return resp.access_token, resp.device_id
