@@ -238,15 +238,15 @@ class Commands:
     async def _media_arg(self, arg: str) -> MediaRow:
         event_id = media_event_id(arg)
         media = await self.store.media_by_event(event_id) if event_id else None
+        if media is not None and media.published_in is not None:
+            raise CommandError(
+                f"{media.label} is in the published post of edition {media.published_in};"
+                " a published post does not change"
+            )
         if media is None or media.redacted:
             raise CommandError(
                 f"{arg[:100]!r} is not an image, video or file in a submissions room"
                 " (give its event id, $…, or its matrix.to link)"
-            )
-        if media.published_in is not None:
-            raise CommandError(
-                f"{media.label} is in the published post of edition {media.published_in};"
-                " a published post does not change"
             )
         return media
 
