@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 from media_kit import check_bundle, png, reply_to, run_draft
@@ -137,6 +140,33 @@ async def test_window_media_moves_to_a_message_that_becomes_a_nearer_submission(
     await world.editor.react(world.submissions, plain, "⭕")
     row = await attached_to(world, img, plain)
     assert row.attach_source == "window"
+
+
+async def test_image_in_a_thread_attaches_to_the_threads_root(world: World) -> None:
+    world.write_config(media={"dir": "media", "attach_window_minutes": 0})
+    await world.start_bot()
+    root = await world.submit(world.alice)
+    chat = await world.bob.send_text(
+        world.submissions,
+        "nice!",
+        extra_content={"m.relates_to": {"rel_type": "m.thread", "event_id": root}},
+    )
+    mxc = await world.bob.upload(png(15, 8), "image/png", "thread.png")
+    img = await world.bob.send_text(
+        world.submissions,
+        "thread.png",
+        msgtype="m.image",
+        extra_content={
+            "url": mxc,
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": chat},
+            },
+        },
+    )
+    assert (await attached_to(world, img, root)).attach_source == "reply"
 
 
 async def test_post_n_reaction_by_an_editor_attaches_and_its_removal_undoes(world: World) -> None:
@@ -282,3 +312,79 @@ async def test_draft_waits_briefly_for_a_screenshot_sent_just_before(world: Worl
     await world.start_bot()
     files = await run_draft(world, sent=sent)
     check_bundle(files, PREFIX, {hashed(data): data})
+
+
+# -- pure parts: file names, retries, the bundle, event ids -----------------------------------
+
+
+def test_extension_prefers_the_bytes_then_the_declared_types_then_the_name() -> None:
+    from twimbot.media import extension, sniff
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 20
+    assert sniff(png(1, 2)) == "png" and sniff(jpeg) == "jpg"
+    assert sniff(b"GIF89a....") == "gif" and sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "webp"
+    assert (
+        sniff(b"\x00\x00\x00\x18ftypisom") == "mp4" and sniff(b"\x00\x00\x00\x18ftypqt  ") == "mov"
+    )
+    assert sniff(b"\x1a\x45\xdf\xa3") == "webm" and sniff(b"%PDF-1.7") == "pdf"
+    # a JPEG the client called image/png is a .jpg
+    assert extension("image/png", "x.png", jpeg) == "jpg"
+    assert extension("image/jpeg", "x", b"??") == "jpg"  # not .jpe
+    assert extension("application/octet-stream", "notes.TXT", b"??", "text/plain") == "txt"
+    assert extension(None, "clip.MKV", b"??") == "mkv"
+    assert extension(None, "archive.tar.evil/../x", b"??") == "bin"
+    assert extension(None, "no-suffix", b"??") == "bin"
+    assert extension("text/x-weird; charset=utf-8", "a.md", b"??") == "md"
+
+
+def test_content_name_is_the_hash_of_the_bytes() -> None:
+    from twimbot.media import content_name
+
+    data = png(5, 3)
+    name = content_name(data, "image/png", "a.png")
+    assert name == hashed(data)
+    assert content_name(data, None, "other name.bin") == name  # same bytes, same file
+    assert content_name(png(6, 3), "image/png", "a.png") != name
+
+
+def test_retries_follow_the_schedule_then_give_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(media_module, "RETRY_DELAYS_S", (10.0, 60.0))
+    assert media_module.max_attempts() == 3
+    assert media_module.retry_at(1, 1_000) == 11_000
+    assert media_module.retry_at(2, 1_000) == 61_000
+    assert media_module.retry_at(3, 1_000) is None
+
+
+def test_bundle_holds_each_file_once_under_the_markdown_name(tmp_path: Path) -> None:
+    from twimbot.media import bundle
+    from twimbot.model import MediaItem
+
+    a, b = png(7, 4), png(8, 4)
+    for data in (a, b):
+        (tmp_path / hashed(data)).write_bytes(data)
+    items = [
+        MediaItem("$1", "image", hashed(a), PREFIX + hashed(a), "mxc://s/1"),
+        MediaItem("$2", "image", hashed(b), PREFIX + hashed(b), "mxc://s/2"),
+        MediaItem("$3", "image", hashed(a), PREFIX + hashed(a), "mxc://s/3"),  # same bytes
+        MediaItem("$4", "image", "gone.png", PREFIX + "gone.png", "mxc://s/4"),
+    ]
+    out = bundle("twim-2026-11-27.md", "# post\n", items, tmp_path)
+    assert out.missing == ("gone.png",)
+    with zipfile.ZipFile(io.BytesIO(out.data)) as zf:
+        assert zf.namelist() == ["twim-2026-11-27.md", hashed(a), hashed(b)]
+        assert zf.read(hashed(b)) == b
+        assert all((i.external_attr >> 16) & 0o777 == 0o644 for i in zf.infolist())
+    # deterministic: the same input gives the same bytes
+    assert bundle("twim-2026-11-27.md", "# post\n", items, tmp_path).data == out.data
+
+
+def test_media_event_ids_from_ids_and_links() -> None:
+    from twimbot.commands import media_event_id
+
+    assert media_event_id("$abc_DEF-123") == "$abc_DEF-123"
+    assert media_event_id("$old:example.org") == "$old:example.org"
+    link = "https://matrix.to/#/!room:example.org/%24abc_DEF-123?via=example.org"
+    assert media_event_id(link) == "$abc_DEF-123"
+    element = "https://app.element.io/#/room/!room:example.org/$xyz"
+    assert media_event_id(element) == "$xyz"
+    assert media_event_id("post_3") is None

@@ -789,7 +789,8 @@ class Store:
         rows = await self._all(
             "SELECT m.* FROM media m JOIN submissions s ON s.id = m.submission_id"
             " WHERE m.status = 'pending' AND m.redacted = 0 AND m.attempts < ?"
-            " AND m.next_attempt_at <= ? AND s.frozen = 0 ORDER BY m.next_attempt_at, m.id",
+            " AND m.next_attempt_at <= ? AND s.frozen = 0 AND s.redacted = 0"
+            " ORDER BY m.next_attempt_at, m.id",
             (max_attempts, now),
         )
         return [_row(MediaRow, r) for r in rows]
@@ -799,7 +800,8 @@ class Store:
         row = await self._one(
             "SELECT MIN(m.next_attempt_at) AS t FROM media m"
             " JOIN submissions s ON s.id = m.submission_id"
-            " WHERE m.status = 'pending' AND m.redacted = 0 AND m.attempts < ? AND s.frozen = 0",
+            " WHERE m.status = 'pending' AND m.redacted = 0 AND m.attempts < ?"
+            " AND s.frozen = 0 AND s.redacted = 0",
             (max_attempts,),
         )
         return None if row is None or row["t"] is None else int(row["t"])
@@ -809,7 +811,7 @@ class Store:
         row = await self._one(
             "SELECT COUNT(*) AS n FROM media m JOIN submissions s ON s.id = m.submission_id"
             " WHERE s.edition_id = ? AND m.status = 'pending' AND m.attempts = 0"
-            " AND m.redacted = 0",
+            " AND m.redacted = 0 AND s.frozen = 0 AND s.redacted = 0",
             (edition_id,),
         )
         return int(row["n"]) if row else 0
