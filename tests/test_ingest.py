@@ -253,6 +253,22 @@ def test_media_in_submissions_room() -> None:
         "image/png",
         "$sub",
     )
+    # a caption: body is the text, filename the file's name
+    captioned = {**content, "body": "look at this!", "filename": "shot.png"}
+    intent = interpret(event(content=captioned), SUBMIT, CONFIG, BOT)
+    assert isinstance(intent, Media) and intent.body == "shot.png"
+    # in a thread the media belongs to the thread's root, not the fallback reply target
+    threaded = {
+        **content,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": "$root",
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": "$latest"},
+        },
+    }
+    intent = interpret(event(content=threaded), SUBMIT, CONFIG, BOT)
+    assert isinstance(intent, Media) and intent.reply_to == "$root"
 
 
 def test_commands_only_in_the_editors_room() -> None:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 OUTBOX_MAX_ATTEMPTS = 8
+# The media worker looks for due downloads at least this often (seconds).
+MEDIA_IDLE_S = 60.0
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
@@ -84,6 +86,7 @@ class Bot:
         self._wake_outbox = asyncio.Event()
         self._wake_commands = asyncio.Event()
         self._wake_media = asyncio.Event()
+        self._media_progress = asyncio.Event()  # set after each round of downloads
         self._stopping = asyncio.Event()
         self.synced = asyncio.Event()  # set after the first stored batch (tests, demo)
         self.batches = 0
@@ -384,8 +387,31 @@ class Bot:
                 self._wake_outbox.set()
 
     async def _media_loop(self) -> None:
-        from twimbot.media import download_pending
+        from twimbot import media
 
         while True:
-            count = await download_pending(self.store, self.matrix, self.config)
-            await self._wait(self._wake_media, 30 if count == 0 else 5)
+            await media.download_due(self.store, self.matrix, self.config)
+            self._media_progress.set()
+            due = await self.store.next_media_attempt(media.max_attempts())
+            wait = MEDIA_IDLE_S
+            if due is not None:
+                wait = min(MEDIA_IDLE_S, max(0.0, due / 1000 - time.time()))
+            if wait > 0:
+                await self._wait(self._wake_media, wait)
+
+    async def settle_media(self, edition_id: int, timeout: float) -> int:
+        """Let the media worker try every file of the edition it has not tried yet.
+
+        ``!twim draft`` waits here, at most ``timeout`` seconds, so a screenshot posted a
+        moment ago is in the draft; a file whose download failed is not waited for (it is
+        retried later and the draft says so). Returns how many files are still untried.
+        """
+        deadline = time.monotonic() + timeout
+        while (left := await self.store.untried_media(edition_id)) and not self._closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._media_progress.clear()
+            self._wake_media.set()
+            await wait_event(self._media_progress, min(remaining, 1.0))
+        return left

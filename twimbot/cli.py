@@ -134,21 +134,42 @@ async def _draft(args: argparse.Namespace) -> int:
 
 
 def _write_draft(args: argparse.Namespace, config: Config, result: Draft) -> None:
+    """Write the Markdown (and with ``--bundle`` the zip beside it), then the summary."""
+    from twimbot.commands import draft_summary
+
     markdown = result.result.markdown
+    bundle_dir = Path(args.bundle) if args.bundle else None
+    if bundle_dir is not None:
+        bundle_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
     if args.output == "-":
         sys.stdout.write(markdown)
     else:
-        out = Path(args.output or result.markdown_name)
+        default = (bundle_dir or Path(".")) / result.markdown_name
+        out = Path(args.output) if args.output else default
         out.write_text(markdown, encoding="utf-8")
-        print(f"wrote {out}", file=sys.stderr)
-    if args.bundle:
-        bundle_dir = Path(args.bundle)
-        bundle_dir.mkdir(parents=True, exist_ok=True)
+        written.append(out)
+    extra: list[str] = []
+    if bundle_dir is not None:
+        zipped = result.bundle(config.media_dir)
         target = bundle_dir / result.bundle_name
-        target.write_bytes(result.bundle(config.media_dir))
-        print(f"wrote {target}", file=sys.stderr)
-    for warning in result.result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        target.write_bytes(zipped.data)
+        written.append(target)
+        extra += [
+            f"{name} is named by the post but missing from {config.media_dir}; the zip lacks it"
+            for name in zipped.missing
+        ]
+    archived = result.edition.rendered
+    if archived is not None and archived != markdown:
+        extra.append(
+            f"this is not the text edition {result.edition.id} was published with: the config"
+            " or the template changed since (the database keeps the published text)"
+        )
+    summary = draft_summary(result, extra)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    for line in summary:
+        print(line, file=sys.stderr)
 
 
 async def _check_config(args: argparse.Namespace) -> int:
@@ -258,8 +279,12 @@ def parser() -> argparse.ArgumentParser:
 
     with_config("run", "run the bot until SIGINT/SIGTERM")
     d = with_config("draft", "render the open (or a past) edition without a homeserver")
-    d.add_argument("-o", "--output", help="output file, - for stdout (default twim-DATE.md)")
-    d.add_argument("--bundle", metavar="DIR", help="also write the zip with the media to DIR")
+    d.add_argument(
+        "-o", "--output", help="output file, - for stdout (default: twim-DATE.md in DIR or here)"
+    )
+    d.add_argument(
+        "--bundle", metavar="DIR", help="write twim-DATE.md and twim-DATE.zip (with media) to DIR"
+    )
     d.add_argument("--edition", type=int, metavar="ID", help="a past edition (see editions)")
     with_config("check-config", "validate config and template")
     with_config("migrate", "apply pending database migrations")

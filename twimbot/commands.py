@@ -8,17 +8,20 @@ reply (plain body plus HTML). A bad argument is a one-line usage hint, never a t
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from twimbot import chat, classify, draft
 from twimbot.config import Config
+from twimbot.draft import Draft
 from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import describe, effective_assignment
-from twimbot.store import CommandRow, Store, SubmissionRow
+from twimbot.store import CommandRow, MediaRow, Store, SubmissionRow
 
 if TYPE_CHECKING:
     from twimbot.bot import Bot
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFUSAL_INTERVAL_S = 60.0
+# How long !twim draft waits for files that were never tried to download.
+DRAFT_MEDIA_WAIT_S = 15.0
 Reply = list[dict[str, Any]]
 Handler = Callable[["Commands", CommandRow, list[str]], Awaitable[Reply]]
 
@@ -230,21 +235,39 @@ class Commands:
     async def restore(self, cmd: CommandRow, args: list[str]) -> Reply:
         return await self._drop(args, False)
 
+    async def _media_arg(self, arg: str) -> MediaRow:
+        event_id = media_event_id(arg)
+        media = await self.store.media_by_event(event_id) if event_id else None
+        if media is not None and media.published_in is not None:
+            raise CommandError(
+                f"{media.label} is in the published post of edition {media.published_in};"
+                " a published post does not change"
+            )
+        if media is None or media.redacted:
+            raise CommandError(
+                f"{arg[:100]!r} is not an image, video or file in a submissions room"
+                " (give its event id, $…, or its matrix.to link)"
+            )
+        return media
+
     async def attach(self, cmd: CommandRow, args: list[str]) -> Reply:
         sub = await self._post(args[0])
-        media = await self.store.media_by_event(args[1])
-        if media is None or media.redacted:
-            raise CommandError(f"no media event {args[1]!r} in the submissions rooms")
+        media = await self._media_arg(args[1])
         async with self.store.transaction():
-            await self.store.attach_media(media.id, sub.id, "editor")
+            await self.store.attach_media(media.id, sub.id, "editor", cmd.event_id)
+            await self.store.retry_media(media.id)
         self.bot._wake_media.set()
-        return _text(f"{media.kind} {media.body or media.mxc} attached to post {sub.number}")
+        return _text(f"{media.label} attached to post {sub.number}")
+
+    async def detach(self, cmd: CommandRow, args: list[str]) -> Reply:
+        media = await self._media_arg(args[0])
+        async with self.store.transaction():
+            await self.store.attach_media(media.id, None, "editor", cmd.event_id)
+        return _text(f"{media.label} is attached to no post now")
 
     async def draft(self, cmd: CommandRow, args: list[str]) -> Reply:
-        from twimbot.media import download_pending
-
-        await download_pending(self.store, self.bot.matrix, self.config)
         edition = await self.store.open_edition()
+        untried = await self.bot.settle_media(edition.id, DRAFT_MEDIA_WAIT_S)
         warning = await draft.refresh_pingstat(self.store, self.config, edition)
         name = self.bot.matrix.snapshot(cmd.room_id).names.get(cmd.sender, "")
         try:
@@ -253,42 +276,83 @@ class Commands:
             )
         except TemplateError as err:
             raise CommandError(f"the template failed: {err}") from None
+        replies, extra = await self._upload(result)
+        if warning:
+            extra.append(warning)
+        if untried:
+            extra.append(
+                f"{untried} media file(s) were still downloading after"
+                f" {DRAFT_MEDIA_WAIT_S:.0f} s; run !twim draft again later"
+            )
+        summary = draft_summary(result, extra)
+        replies.append(chat.lines_notice(summary[0], summary[1:]))
+        return replies
+
+    async def _upload(self, result: Draft) -> tuple[Reply, list[str]]:
+        """Upload the Markdown and the zip; one ``m.file`` message each, and warnings."""
         markdown = result.result.markdown.encode("utf-8")
         zipped = result.bundle(self.config.media_dir)
         replies: Reply = []
         for fname, data, mime in (
             (result.markdown_name, markdown, "text/markdown"),
-            (result.bundle_name, zipped, "application/zip"),
+            (result.bundle_name, zipped.data, "application/zip"),
         ):
             try:
                 mxc = await self.bot.matrix.upload(data, mime, fname)
             except MatrixError as err:
                 raise CommandError(f"uploading {fname} failed: {err}") from None
             replies.append(chat.file_message(fname, mxc, mime, len(data)))
-        summary = draft_summary(result, warning)
-        replies.append(chat.lines_notice(summary[0], summary[1:]))
-        return replies
+        return replies, [
+            f"{name} is named by the post but missing from media.dir; the zip lacks it"
+            for name in zipped.missing
+        ]
 
     async def publish(self, cmd: CommandRow, args: list[str]) -> Reply:
         edition = await self.store.open_edition()
         subs = [s for s in await self.store.submissions(edition.id) if s.active]
-        day = draft.edition_date(self.config, edition)
-        if args != ["confirm"]:
+        day = await draft.edition_day(self.store, self.config, edition)
+        if args and args[0].lower() != "confirm":
+            raise CommandError("usage: !twim publish, then !twim publish confirm")
+        if not subs:
+            raise CommandError(f"edition {edition.id} has no entries; there is nothing to publish")
+        if not args:
             return _text(
                 f"This closes edition {edition.id} ({day.isoformat()}, {len(subs)}"
-                " entries) and starts an empty one; nothing is deleted."
-                " Send !twim publish confirm to do it."
+                " entries), keeps its post as it is now, and starts an empty edition;"
+                " nothing is deleted. Send !twim publish confirm to do it."
             )
         name = self.bot.matrix.snapshot(cmd.room_id).names.get(cmd.sender, cmd.sender)
         author = self.config.post.author or name
-        result = await draft.build(self.store, self.config, edition, editor_name=author)
-        new = await self.store.publish_edition(
-            edition.id, post_date=day.isoformat(), rendered=result.result.markdown, by=author
+        # Render and close in one transaction: nothing the sync loop stores in between can
+        # join the edition without being in its published text.
+        async with self.store.transaction():
+            edition = await self.store.open_edition()
+            try:
+                result = await draft.build(self.store, self.config, edition, editor_name=author)
+            except TemplateError as err:
+                raise CommandError(f"the template failed, nothing was published: {err}") from None
+            if self.config.ping.room or self.config.ping.stats_url:
+                await draft.keep_pings(self.store, edition, result.data.pings)
+            new = await self.store.publish_edition(
+                edition.id,
+                post_date=result.day.isoformat(),
+                rendered=result.result.markdown,
+                by=author,
+                media_events=result.media_events,
+            )
+        next_day = await draft.edition_day(self.store, self.config, new)
+        done = (
+            f"Edition {edition.id} ({result.day.isoformat()}) is published with"
+            f" {result.result.counts.entries} entries and {len(result.result.media)} media"
+            f" files. Edition {new.id} ({next_day.isoformat()}) is open."
         )
-        return _text(
-            f"Edition {edition.id} ({day.isoformat()}) is published with {len(subs)}"
-            f" entries. Edition {new.id} is open."
-        )
+        try:
+            replies, extra = await self._upload(result)
+        except CommandError as err:
+            return _text(f"{done} {err}; twimbot draft --edition {edition.id} writes it again.")
+        summary = draft_summary(result, extra)
+        replies.append(chat.lines_notice(done, summary[1:]))
+        return replies
 
     async def projects(self, cmd: CommandRow, args: list[str]) -> Reply:
         lines = [
@@ -334,7 +398,8 @@ class Commands:
         return _text(f"Reloaded: {len(new.sections)} sections, {len(new.projects)} projects.")
 
 
-def draft_summary(result: draft.Draft, warning: str | None) -> list[str]:
+def draft_summary(result: Draft, extra: list[str]) -> list[str]:
+    """The editors' summary: totals, then per section, then every warning."""
     counts = result.result.counts
     lines = [
         f"Draft of edition {result.edition.id} for {result.day.isoformat()}:"
@@ -342,10 +407,14 @@ def draft_summary(result: draft.Draft, warning: str | None) -> list[str]:
         f" {counts.unsorted} unsorted, {len(result.result.media)} media files"
     ]
     lines += [f"{title}: {n}" for title, n in counts.per_section.items()]
-    lines += [f"warning: {w}" for w in result.result.warnings]
-    if warning:
-        lines.append(f"warning: {warning}")
+    lines += [f"warning: {w}" for w in [*result.result.warnings, *extra]]
     return lines
+
+
+def media_event_id(arg: str) -> str | None:
+    """The event id in ``$abc`` or in a matrix.to / Element link to the event."""
+    found = re.search(r"(\$[A-Za-z0-9_+/=.:-]+)", unquote(arg))
+    return found[1] if found else None
 
 
 def _at(ms: int) -> str:
@@ -371,7 +440,12 @@ TABLE: dict[str, Spec] = {
     "section": Spec("section N NAME", "set the section of post N", Commands.section, 2, None),
     "drop": Spec("drop N", "leave post N out of the draft", Commands.drop, 1, 1),
     "restore": Spec("restore N", "put a dropped post back", Commands.restore, 1, 1),
-    "attach": Spec("attach N MEDIA_EVENT", "attach a media event to post N", Commands.attach, 2, 2),
+    "attach": Spec(
+        "attach N MEDIA_EVENT", "attach an image, video or file to post N", Commands.attach, 2, 2
+    ),
+    "detach": Spec(
+        "detach MEDIA_EVENT", "take an image, video or file off its post", Commands.detach, 1, 1
+    ),
     "draft": Spec("draft", "render the post: Markdown, zip with media, summary", Commands.draft),
     "publish": Spec(
         "publish [confirm]", "close this edition and start the next", Commands.publish, 0, 1

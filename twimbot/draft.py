@@ -2,7 +2,12 @@
 
 Everything the draft depends on comes from the database and the config, never from the
 clock, so the same database renders the same bytes (SPEC §7). The post date is the publish
-weekday on or after the day the edition opened, in ``post.timezone``.
+day of the edition's week (see :func:`post_date`), in ``post.timezone``.
+
+A published edition renders from what was pinned when it was published: its entries are
+frozen (edits are recorded, not applied; marks, drops and attachments are refused) and its
+media are the files the post carried, so ``twimbot draft --edition ID`` gives back the
+published text byte for byte as long as the config and template are unchanged.
 """
 
 from __future__ import annotations
@@ -18,28 +23,48 @@ from twimbot import classify, media, render
 from twimbot.config import WEEKDAYS, Config
 from twimbot.errors import TemplateError
 from twimbot.model import DraftInput, Entry, MediaItem, MediaKind, PingRow
-from twimbot.store import Edition, Store
+from twimbot.store import Edition, MediaRow, Store, SubmissionRow
 
 MAX_TS = 2**62
 
 
-def post_date(config: Config, opened_at_ms: int) -> date:
+def post_date(config: Config, opened_at_ms: int, after: date | None = None) -> date:
+    """The publish day of an edition: its week's ``publish_weekday``.
+
+    That is the first ``publish_weekday`` on or after the day the edition opened (in
+    ``post.timezone``) and after ``after``, the previous edition's post date. The second
+    rule matters on the publish day itself: publishing on Friday opens the next edition on
+    that same Friday, and its post is the next Friday's, not today's again.
+    """
     tz = ZoneInfo(config.post.timezone)
     opened = datetime.fromtimestamp(opened_at_ms / 1000, tz).date()
     target = WEEKDAYS.index(config.post.publish_weekday)
-    return opened + timedelta(days=(target - opened.weekday()) % 7)
+    day = opened + timedelta(days=(target - opened.weekday()) % 7)
+    if after is not None and day <= after:
+        day += timedelta(days=7 * ((after - day).days // 7 + 1))
+    return day
 
 
 def post_timestamp(config: Config, day: date) -> datetime:
+    """The front matter's moment: ``day`` at ``post.publish_time`` in ``post.timezone``."""
     hour, minute = (int(x) for x in config.post.publish_time.split(":"))
     local = datetime.combine(day, time(hour, minute), ZoneInfo(config.post.timezone))
     return local.astimezone(UTC)
 
 
-def edition_date(config: Config, edition: Edition) -> date:
+def edition_date(config: Config, edition: Edition, previous: Edition | None = None) -> date:
+    """The post date of ``edition``: fixed once published, else :func:`post_date`."""
     if edition.post_date:
         return date.fromisoformat(edition.post_date)
-    return post_date(config, edition.opened_at)
+    after = date.fromisoformat(previous.post_date) if previous and previous.post_date else None
+    return post_date(config, edition.opened_at, after)
+
+
+async def edition_day(store: Store, config: Config, edition: Edition) -> date:
+    """:func:`edition_date`, reading the previous edition from the store when needed."""
+    if edition.post_date:
+        return date.fromisoformat(edition.post_date)
+    return edition_date(config, edition, await store.previous_edition(edition.id))
 
 
 def file_stem(day: date) -> str:
@@ -83,30 +108,63 @@ async def refresh_pingstat(store: Store, config: Config, edition: Edition) -> st
     return None
 
 
+def media_problem(row: MediaRow, number: int) -> str | None:
+    """Why an attached file is not in the post (None: it is), for the editors."""
+    if row.status == "done" and row.file_name:
+        return None
+    what = f"post {number}: {row.label}"
+    if row.status == "failed":
+        return (
+            f"{what} could not be downloaded after {row.attempts} attempts ({row.error});"
+            " it is left out of the post and the bundle"
+        )
+    if row.attempts:
+        return (
+            f"{what} is not downloaded yet (attempt {row.attempts} failed: {row.error};"
+            " retrying); it is left out of this draft"
+        )
+    return f"{what} is still downloading; it is left out of this draft"
+
+
+def media_item(config: Config, row: MediaRow) -> MediaItem:
+    assert row.file_name is not None
+    return MediaItem(
+        row.event_id,
+        cast(MediaKind, row.kind),
+        row.file_name,
+        config.media.url_prefix + row.file_name,
+        row.mxc,
+        row.body,
+    )
+
+
 async def gather(
     store: Store, config: Config, edition: Edition, editor_name: str = ""
 ) -> DraftInput:
-    """Read one edition into the typed input of :func:`twimbot.render.render_draft`."""
+    """Read one edition into the typed input of :func:`twimbot.render.render_draft`.
+
+    Only downloaded files go into the post, so every file the Markdown names is in the
+    bundle; the others become warnings. A published edition shows exactly the files its
+    post carried.
+    """
     subs = [s for s in await store.submissions(edition.id) if s.active]
     marks = await store.active_marks(s.id for s in subs)
-    media_rows = await store.media_for_edition(edition.id)
+    number: dict[int, SubmissionRow] = {s.id: s for s in subs}
     by_sub: dict[int, list[MediaItem]] = {}
-    for row in media_rows:
-        if row.submission_id is None:
-            continue
-        ok = row.status == "done" and row.file_name is not None
-        name = row.file_name or f"pending-{row.id}"
-        by_sub.setdefault(row.submission_id, []).append(
-            MediaItem(
-                row.event_id,
-                cast(MediaKind, row.kind),
-                name,
-                config.media.url_prefix + name,
-                row.mxc,
-                row.body,
-                ok,
-            )
-        )
+    warnings: list[str] = []
+    if edition.is_open:
+        for row in await store.media_for_edition(edition.id):
+            if row.submission_id not in number:
+                continue  # the entry was deleted or dropped
+            problem = media_problem(row, number[row.submission_id].number)
+            if problem is not None:
+                warnings.append(problem)
+                continue
+            by_sub.setdefault(row.submission_id, []).append(media_item(config, row))
+    else:
+        for row in await store.published_media(edition.id):
+            if row.submission_id in number and row.file_name:
+                by_sub.setdefault(row.submission_id, []).append(media_item(config, row))
     entries = []
     for sub in subs:
         sub_marks = marks.get(sub.id, {})
@@ -130,7 +188,7 @@ async def gather(
                 tuple(by_sub.get(sub.id, ())),
             )
         )
-    day = edition_date(config, edition)
+    day = await edition_day(store, config, edition)
     stamp = post_timestamp(config, day)
     pings: tuple[PingRow, ...] = ()
     if config.ping.room or config.ping.stats_url:
@@ -142,6 +200,14 @@ async def gather(
         editor_name=editor_name or edition.published_by or "",
         entries=tuple(entries),
         pings=pings,
+        warnings=tuple(warnings),
+    )
+
+
+async def keep_pings(store: Store, edition: Edition, rows: tuple[PingRow, ...]) -> None:
+    """Pin the Dept of Ping table an edition is published with (late pongs cannot move it)."""
+    await store.set_state(
+        f"pingstat:{edition.id}", json.dumps([[r.rank, r.server, r.median_ms] for r in rows])
     )
 
 
@@ -152,6 +218,12 @@ class Draft:
     edition: Edition
     day: date
     result: render.RenderResult
+    data: DraftInput
+
+    @property
+    def media_events(self) -> list[str]:
+        """Every media event the entries show (what publishing pins to the edition)."""
+        return [m.event_id for entry in self.data.entries for m in entry.media]
 
     @property
     def markdown_name(self) -> str:
@@ -161,7 +233,8 @@ class Draft:
     def bundle_name(self) -> str:
         return f"{file_stem(self.day)}.zip"
 
-    def bundle(self, media_dir: Path) -> bytes:
+    def bundle(self, media_dir: Path) -> media.Bundle:
+        """The zip: the Markdown and every file it names (see :func:`twimbot.media.bundle`)."""
         return media.bundle(self.markdown_name, self.result.markdown, self.result.media, media_dir)
 
 
@@ -183,4 +256,4 @@ async def build(
     source, name = load_template(config)
     data = await gather(store, config, edition, editor_name)
     result = render.render_draft(data, config, source, name)
-    return Draft(edition, data.post_date, result)
+    return Draft(edition, data.post_date, result, data)

@@ -207,6 +207,7 @@ class Handlers:
             submitted_by=submitted_by,
             auto=auto,
         )
+        await self._adopt_media(sub)
         # The acknowledgement is queued first and sent first: it means "stored".
         await self.store.enqueue(
             room_id, "m.reaction", chat.reaction(event_id, self.config.ack.reaction), priority=0
@@ -272,11 +273,15 @@ class Handlers:
             if red.sender != reaction.sender and not self.ctx.can_redact(red.room_id, red.sender):
                 return
             await self.store.redact_reaction(red.target)
+            target_sub = await self.store.submission_by_event(reaction.target)
+            if target_sub is not None and target_sub.frozen:
+                return  # a published entry stays as it was published
             mark = await self.store.remove_mark(red.target)
-            if mark is None and normalize_key(reaction.key) == normalize_key(
-                self.config.notice_emoji
-            ):
+            key = normalize_key(reaction.key)
+            if mark is None and key == normalize_key(self.config.notice_emoji):
                 await self._undo_notice(reaction)
+            elif mark is None and POST_N_RE.match(key):
+                await self._undo_attach(reaction)
             return
         message = await self.store.get_message(red.target)
         media = await self.store.media_by_event(red.target)
@@ -295,6 +300,19 @@ class Handlers:
             return
         await self.store.redact_message(red.target)
         sub = await self.store.submission_by_event(red.target)
+        if sub is not None and sub.frozen and not sub.redacted:
+            await self.store.enqueue(
+                self.ctx.editors_room,
+                "m.room.message",
+                chat.notice(
+                    f"post {sub.number} by {sub.sender_name} of published edition"
+                    f" {sub.edition_id} was deleted by"
+                    f" {self.ctx.name_of(red.room_id, red.sender)}; the published post"
+                    " keeps it"
+                ),
+                priority=2,
+            )
+            return
         if sub is not None and not sub.redacted:
             await self.store.set_redacted(sub.id)
             await self.store.enqueue(
@@ -309,8 +327,34 @@ class Handlers:
 
     async def _undo_notice(self, reaction: ReactionRow) -> None:
         sub = await self.store.submission_by_event(reaction.target)
-        if sub is not None and sub.via == "notice" and sub.submitted_by == reaction.sender:
+        if (
+            sub is not None
+            and not sub.frozen
+            and sub.via == "notice"
+            and sub.submitted_by == reaction.sender
+        ):
             await self.store.set_dropped(sub.id, True)
+
+    async def _undo_attach(self, reaction: ReactionRow) -> None:
+        """Removing a ``post_N`` reaction undoes the attachment it made.
+
+        The file goes back to an earlier editor's ``post_N`` reaction that still stands,
+        else to where the automatic rules put it.
+        """
+        media = await self.store.media_by_event(reaction.target)
+        if media is None or media.redacted or media.attach_event != reaction.event_id:
+            return
+        edition = await self.store.open_edition()
+        for other in await self.store.reactions_on(reaction.target):
+            found = POST_N_RE.match(normalize_key(other.key))
+            if found is None or other.redacted or not self.ctx.is_editor(other.sender):
+                continue
+            sub = await self.store.submission_by_number(edition.id, int(found[1]))
+            if sub is not None:
+                await self.store.attach_media(media.id, sub.id, "editor", other.event_id)
+                return
+        target, source = await self._auto_target(media.sender, media.origin_ts, media.reply_to)
+        await self.store.attach_media(media.id, target.id if target else None, source)
 
     # -- reactions -------------------------------------------------------------------
 
@@ -336,6 +380,9 @@ class Handlers:
         sub = await self.store.submission_by_event(r.target)
         if sub is None:
             return
+        if sub.frozen:
+            await self._refuse_published(sub, r.sender)
+            return
         kind = "section" if isinstance(target, Section) else "project"
         assert isinstance(target, Section | Project)
         await self.store.add_mark(sub.id, kind, target.name, r.event_id, r.sender)
@@ -350,7 +397,7 @@ class Handlers:
             return
         existing = await self.store.submission_by_event(r.target)
         if existing is not None:
-            if existing.dropped and existing.via == "notice":
+            if existing.dropped and existing.via == "notice" and not existing.frozen:
                 await self.store.set_dropped(existing.id, False)
             return
         found = match_trigger(message.body, self.config, self.ctx.bot)
@@ -378,24 +425,56 @@ class Handlers:
         edition = await self.store.open_edition()
         sub = await self.store.submission_by_number(edition.id, number)
         if sub is None:
+            await self._editors_notice(
+                f"{self.ctx.name_of(r.room_id, r.sender)}: there is no post {number} in the"
+                f" open edition; {media.label} is not attached"
+            )
             return
-        await self.store.attach_media(media.id, sub.id, "editor")
+        if media.published_in is not None:
+            await self._editors_notice(
+                f"{media.label} is in the published post of edition {media.published_in};"
+                f" it stays there and is not attached to post {number}"
+            )
+            return
+        await self.store.attach_media(media.id, sub.id, "editor", r.event_id)
+        await self.store.retry_media(media.id)
+
+    async def _refuse_published(self, sub: SubmissionRow, editor: str) -> None:
+        await self._editors_notice(
+            f"{self.ctx.name_of(sub.room_id, editor)}: post {sub.number} belongs to published"
+            f" edition {sub.edition_id}; the published post does not change"
+        )
+
+    async def _editors_notice(self, text: str) -> None:
+        await self.store.enqueue(
+            self.ctx.editors_room, "m.room.message", chat.notice(text), priority=2
+        )
 
     # -- media -----------------------------------------------------------------------
 
+    async def _auto_target(
+        self, sender: str, origin_ts: int, reply_to: str | None
+    ) -> tuple[SubmissionRow | None, str | None]:
+        """Where the automatic rules put a media event, and by which rule.
+
+        A reply to a submission goes to that submission; any other media goes to the
+        sender's nearest earlier submission within ``media.attach_window_minutes`` (by
+        origin_server_ts, so the order events are processed in does not matter). Nothing
+        is ever attached to an entry of a published edition.
+        """
+        if reply_to is not None:
+            replied = await self.store.submission_by_event(reply_to)
+            if replied is not None:
+                return (None, None) if replied.frozen else (replied, "reply")
+        window = int(self.config.media.attach_window_minutes * 60_000)
+        nearest = await self.store.latest_submission_before(sender, origin_ts, origin_ts - window)
+        if nearest is None or nearest.frozen:
+            return None, None
+        return nearest, "window"
+
     async def _media(self, m: Media) -> None:
-        target: SubmissionRow | None = None
-        source: str | None = None
-        if m.reply_to is not None:
-            target = await self.store.submission_by_event(m.reply_to)
-            source = "reply" if target else None
-        if target is None:
-            window = int(self.config.media.attach_window_minutes * 60_000)
-            target = await self.store.latest_submission_before(
-                m.sender, m.origin_ts, m.origin_ts - window
-            )
-            source = "window" if target else None
-        await self.store.record_media(
+        target, source = await self._auto_target(m.sender, m.origin_ts, m.reply_to)
+        new = await self.store.record_media(
             MediaRow(
                 0,
                 m.event_id,
@@ -416,6 +495,42 @@ class Handlers:
                 False,
             )
         )
+        if not new or target is not None or m.reply_to is None:
+            return
+        replied = await self.store.submission_by_event(m.reply_to)
+        if replied is not None and replied.frozen:
+            name = self.ctx.name_of(m.room_id, m.sender)
+            await self._editors_notice(
+                f"{m.kind} {m.body or m.mxc} from {name} replies to post {replied.number} of"
+                f" published edition {replied.edition_id}; it is not attached. To use it: !twim"
+                f" attach N {m.event_id}"
+            )
+
+    async def _adopt_media(self, sub: SubmissionRow) -> None:
+        """Attach media that belong to a submission created after they arrived.
+
+        That happens when a message becomes a submission later (an edit adds the trigger,
+        or someone reacts with the notice emoji) and when events reach the bot out of
+        order (several rooms in one sync, backfill): replies to the message, and the
+        sender's media in the window after it whose nearest earlier submission it now is.
+        An editor's choice is never overridden.
+        """
+        for media in await self.store.media_replying_to(sub.event_id):
+            if media.attach_source != "editor" and media.submission_id != sub.id:
+                await self.store.attach_media(media.id, sub.id, "reply")
+        window = int(self.config.media.attach_window_minutes * 60_000)
+        for media in await self.store.media_from(sub.sender, sub.origin_ts, sub.origin_ts + window):
+            if media.attach_source in ("editor", "reply") or media.submission_id == sub.id:
+                continue
+            if (
+                media.reply_to is not None
+                and media.reply_to != sub.event_id
+                and await self.store.submission_by_event(media.reply_to) is not None
+            ):
+                continue  # it replies to another entry
+            target, source = await self._auto_target(media.sender, media.origin_ts, None)
+            if target is not None and target.id == sub.id:
+                await self.store.attach_media(media.id, sub.id, source)
 
     # -- commands and pings ----------------------------------------------------------
 

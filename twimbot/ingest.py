@@ -375,13 +375,19 @@ def _message(
             return Malformed(event_id, "media without a string url")
         info = content.get("info")
         mimetype = _str(info.get("mimetype")) if isinstance(info, dict) else None
+        # With a caption (Matrix 1.10) ``body`` is the caption and ``filename`` the name.
+        name = _str(content.get("filename")) or body
+        # In a thread the root is what the media belongs to; m.in_reply_to there is only
+        # the client's fallback to the thread's latest event.
+        if relates is not None and relates.get("rel_type") == "m.thread":
+            reply_to = _str(relates.get("event_id")) or reply_to
         return Media(
             event_id,
             room_id,
             sender,
             MEDIA_MSGTYPES[msgtype],
             url,
-            strip_controls(body)[:300],
+            strip_controls(name)[:300],
             mimetype,
             origin_ts,
             reply_to,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -126,6 +127,23 @@ class MatrixPort(Protocol):
     async def close(self) -> None: ...
 
 
+_MXC_RE = re.compile(r"^mxc://([A-Za-z0-9.:\[\]-]+)/([A-Za-z0-9_-]+)$")
+
+
+def _spec_at_least(version: str, major: int, minor: int) -> bool:
+    found = re.fullmatch(r"v(\d+)\.(\d+)", version)
+    return found is not None and (int(found[1]), int(found[2])) >= (major, minor)
+
+
+async def _errcode(resp: aiohttp.ClientResponse) -> str | None:
+    try:
+        data = await resp.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return None
+    code = data.get("errcode") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def _describe(resp: Any) -> str:
     if isinstance(resp, ErrorResponse):
         return f"{resp.status_code or 'error'}: {resp.message or 'no message'}"
@@ -159,6 +177,7 @@ class NioMatrix:
         self._profile_cache: dict[str, str | None] = {}
         self._http: aiohttp.ClientSession | None = None
         self._creators: dict[str, frozenset[str]] = {}
+        self._v1_media: bool | None = None
 
     @property
     def access_token(self) -> str:
@@ -393,33 +412,76 @@ class NioMatrix:
         assert isinstance(resp, UploadResponse)
         return str(resp.content_uri)
 
+    async def _authenticated_media(self) -> bool:
+        """Whether the homeserver serves ``/_matrix/client/v1/media`` (spec v1.11)."""
+        if self._v1_media is None:
+            try:
+                versions = await self._get_json("/_matrix/client/versions")
+            except MatrixError:
+                return True  # unknown: try v1 first, a 404 M_UNRECOGNIZED still falls back
+            listed = versions.get("versions")
+            unstable = versions.get("unstable_features")
+            self._v1_media = (
+                isinstance(listed, list)
+                and any(_spec_at_least(v, 1, 11) for v in listed if isinstance(v, str))
+            ) or (isinstance(unstable, dict) and unstable.get("org.matrix.msc3916.stable") is True)
+        return self._v1_media
+
     async def download(self, mxc: str, max_bytes: int) -> tuple[bytes, str | None]:
-        """Fetch media through the authenticated endpoint (legacy only if v1 is unknown)."""
-        if not mxc.startswith("mxc://") or mxc.count("/") != 3:
-            raise Refused(f"not an mxc URI: {mxc[:100]}", None, None)
-        server, media_id = mxc[len("mxc://") :].split("/", 1)
-        headers = {"Authorization": f"Bearer {self._client.access_token}"}
+        """Fetch media with the bot's token through the authenticated endpoint.
+
+        The legacy unauthenticated endpoint is used only when the homeserver does not offer
+        the v1 one (it does not list spec v1.11, or answers 404 ``M_UNRECOGNIZED``). Returns
+        the bytes and the Content-Type the server sent.
+        """
+        match = _MXC_RE.match(mxc)
+        if match is None:
+            raise Refused(f"download: not an mxc URI: {mxc[:100]}", None, None)
+        server, media_id = quote(match[1], safe=""), quote(match[2], safe="")
         paths = [
             f"/_matrix/client/v1/media/download/{server}/{media_id}",
             f"/_matrix/media/v3/download/{server}/{media_id}",
         ]
+        if not await self._authenticated_media():
+            paths = paths[1:]
+        headers = {"Authorization": f"Bearer {self._client.access_token}"}
         for index, path in enumerate(paths):
             try:
                 async with self._session().get(self.homeserver + path, headers=headers) as resp:
-                    if resp.status == 404 and index == 0:
+                    if resp.status in (400, 404) and index < len(paths) - 1:
                         body = await resp.text()
                         if "M_UNRECOGNIZED" in body:
-                            continue  # the homeserver predates authenticated media
+                            self._v1_media = False  # the homeserver predates authenticated media
+                            continue
                     if resp.status == 429:
                         raise RateLimited("download: rate limited", 5.0)
                     if resp.status >= 500:
                         raise Unreachable(f"download: homeserver error {resp.status}")
                     if resp.status != 200:
-                        raise Refused(f"download: HTTP {resp.status}", None, resp.status)
-                    data = await resp.content.read(max_bytes + 1)
-                    if len(data) > max_bytes:
-                        raise Refused(f"download: larger than {max_bytes} bytes", None, 413)
-                    return data, resp.headers.get("Content-Type")
+                        errcode = await _errcode(resp)
+                        raise Refused(
+                            f"download: HTTP {resp.status}{' ' + errcode if errcode else ''}",
+                            errcode,
+                            resp.status,
+                        )
+                    if resp.content_length is not None and resp.content_length > max_bytes:
+                        raise Refused(
+                            f"download: {resp.content_length} bytes, larger than media.max_bytes"
+                            f" ({max_bytes})",
+                            None,
+                            413,
+                        )
+                    # StreamReader.read(n) returns what is buffered, not n bytes: read to EOF.
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.content.iter_chunked(1 << 16):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise Refused(
+                                f"download: larger than media.max_bytes ({max_bytes})", None, 413
+                            )
+                        chunks.append(chunk)
+                    return b"".join(chunks), resp.headers.get("Content-Type")
             except (aiohttp.ClientError, TimeoutError, OSError) as err:
                 raise Unreachable(f"download: {type(err).__name__}: {err}") from None
         raise Refused("download: media not found", None, 404)

@@ -41,10 +41,15 @@ async def edition_status(store: Store, config: Config) -> Report:
             unsorted.append(
                 f"post {sub.number} by {sub.sender_name}: {chat.one_line(sub.text, 60)}"
             )
-    media = await store.media_for_edition(edition.id)
-    failed = sum(1 for m in media if m.status == "failed")
-    pending = sum(1 for m in media if m.status == "pending")
-    day = draft.edition_date(config, edition)
+    numbers = {s.id: s.number for s in active}
+    media = [m for m in await store.media_for_edition(edition.id) if m.submission_id in numbers]
+    problems = [
+        p
+        for m in media
+        if m.submission_id is not None
+        and (p := draft.media_problem(m, numbers[m.submission_id])) is not None
+    ]
+    day = await draft.edition_day(store, config, edition)
     title = (
         f"Edition {edition.id} for {day.isoformat()} (opened {_at(edition.opened_at)}):"
         f" {len(active)} entries, {len(unsorted)} unsorted, {len(media)} media"
@@ -59,8 +64,7 @@ async def edition_status(store: Store, config: Config) -> Report:
     hidden = len(subs) - len(active)
     if hidden:
         lines.append(f"not in the draft: {hidden} (deleted or dropped)")
-    if failed or pending:
-        lines.append(f"media: {failed} failed, {pending} not downloaded yet")
+    lines += [f"media: {p}" for p in problems]
     synced = await store.get_state("last_sync_at")
     lines.append(f"last sync: {_at(int(synced)) if synced else 'never'}")
     outbox = await store.outbox_count()
@@ -70,13 +74,18 @@ async def edition_status(store: Store, config: Config) -> Report:
 
 
 async def edition_lines(store: Store, config: Config) -> list[str]:
+    """One line per edition, oldest first: id, post date, entries, media, state."""
     lines = []
+    previous = None
     for item in await store.editions():
         ed = item.edition
-        day = draft.edition_date(config, ed)
+        day = draft.edition_date(config, ed, previous)
+        previous = ed
         state = f"published {_at(ed.published_at)}" if ed.published_at else "open"
+        files = len(await store.published_media(ed.id)) if ed.published_at else None
+        media = f", {files} media" if files else ""
         lines.append(
-            f"{ed.id}: {day.isoformat()} — {item.entries} entries — {state}"
+            f"{ed.id}: {day.isoformat()} — {item.entries} entries{media} — {state}"
             f" (opened {_at(ed.opened_at)})"
         )
     return lines

@@ -131,6 +131,14 @@ class MediaRow:
     attempts: int
     error: str | None
     redacted: bool
+    attach_event: str | None = None
+    next_attempt_at: int = 0
+    published_in: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How editors recognise the file: ``image diagram.png``."""
+        return f"{self.kind} {self.body or self.mxc}"
 
 
 @dataclass(frozen=True)
@@ -382,9 +390,19 @@ class Store:
         ]
 
     async def publish_edition(
-        self, edition_id: int, *, post_date: str, rendered: str, by: str
+        self,
+        edition_id: int,
+        *,
+        post_date: str,
+        rendered: str,
+        by: str,
+        media_events: Iterable[str] = (),
     ) -> Edition:
-        """Close ``edition_id`` and open the next; returns the new open edition."""
+        """Close ``edition_id`` and open the next; returns the new open edition.
+
+        ``media_events`` are the media the post shows: they are pinned to this edition so
+        that a later redaction or re-attachment cannot change what re-renders.
+        """
         async with self.transaction():
             changed = await self._exec(
                 "UPDATE editions SET published_at = ?, post_date = ?, rendered = ?,"
@@ -396,8 +414,26 @@ class Store:
             await self._exec(
                 "UPDATE submissions SET frozen = 1 WHERE edition_id = ?", (edition_id,)
             )
+            events = list(media_events)
+            for start in range(0, len(events), 500):
+                chunk = events[start : start + 500]
+                await self._exec(
+                    f"UPDATE media SET published_in = ? WHERE event_id IN"
+                    f" ({','.join('?' * len(chunk))})",
+                    (edition_id, *chunk),
+                )
             await self._exec("INSERT INTO editions (opened_at) VALUES (?)", (now_ms(),))
         return await self.open_edition()
+
+    async def previous_edition(self, edition_id: int) -> Edition | None:
+        """The edition before ``edition_id`` (the one whose publication opened it)."""
+        result: Edition | None = _row(
+            Edition,
+            await self._one(
+                "SELECT * FROM editions WHERE id < ? ORDER BY id DESC LIMIT 1", (edition_id,)
+            ),
+        )
+        return result
 
     # -- messages --------------------------------------------------------------------
 
@@ -651,6 +687,13 @@ class Store:
         )
         return result
 
+    async def reactions_on(self, target: str) -> list[ReactionRow]:
+        """The reactions seen on ``target``, newest first."""
+        rows = await self._all(
+            "SELECT * FROM reactions WHERE target = ? ORDER BY rowid DESC", (target,)
+        )
+        return [_row(ReactionRow, r) for r in rows]
+
     async def redact_reaction(self, event_id: str) -> None:
         await self._exec("UPDATE reactions SET redacted = 1 WHERE event_id = ?", (event_id,))
 
@@ -659,8 +702,8 @@ class Store:
     async def record_media(self, media: MediaRow) -> bool:
         changed = await self._exec(
             "INSERT OR IGNORE INTO media (event_id, room_id, sender, kind, mxc, body, mimetype,"
-            " origin_ts, reply_to, submission_id, attach_source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " origin_ts, reply_to, submission_id, attach_source, attach_event)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 media.event_id,
                 media.room_id,
@@ -673,6 +716,7 @@ class Store:
                 media.reply_to,
                 media.submission_id,
                 media.attach_source,
+                media.attach_event,
             ),
         )
         return changed > 0
@@ -684,19 +728,48 @@ class Store:
         return result
 
     async def attach_media(
-        self, media_id: int, submission_id: int | None, source: str | None
+        self,
+        media_id: int,
+        submission_id: int | None,
+        source: str | None,
+        event: str | None = None,
     ) -> None:
+        """Attach (or, with ``submission_id=None``, detach) a file; a published one stays."""
         await self._exec(
-            "UPDATE media SET submission_id = ?, attach_source = ? WHERE id = ?",
-            (submission_id, source, media_id),
+            "UPDATE media SET submission_id = ?, attach_source = ?, attach_event = ?"
+            " WHERE id = ? AND published_in IS NULL",
+            (submission_id, source, event, media_id),
         )
 
     async def redact_media(self, event_id: str) -> None:
+        """The file leaves its entry; one a published post showed keeps its place there."""
         await self._exec(
-            "UPDATE media SET redacted = 1, submission_id = NULL WHERE event_id = ?", (event_id,)
+            "UPDATE media SET redacted = 1,"
+            " submission_id = CASE WHEN published_in IS NULL THEN NULL ELSE submission_id END"
+            " WHERE event_id = ?",
+            (event_id,),
         )
 
+    async def media_replying_to(self, event_id: str) -> list[MediaRow]:
+        """Live, unpublished media sent as a reply to ``event_id``."""
+        rows = await self._all(
+            "SELECT * FROM media WHERE reply_to = ? AND redacted = 0 AND published_in IS NULL"
+            " ORDER BY origin_ts, id",
+            (event_id,),
+        )
+        return [_row(MediaRow, r) for r in rows]
+
+    async def media_from(self, sender: str, since_ts: int, until_ts: int) -> list[MediaRow]:
+        """Live, unpublished media by ``sender`` with ``since_ts <= origin_ts <= until_ts``."""
+        rows = await self._all(
+            "SELECT * FROM media WHERE sender = ? AND origin_ts >= ? AND origin_ts <= ?"
+            " AND redacted = 0 AND published_in IS NULL ORDER BY origin_ts, id",
+            (sender, since_ts, until_ts),
+        )
+        return [_row(MediaRow, r) for r in rows]
+
     async def media_for_edition(self, edition_id: int) -> list[MediaRow]:
+        """The live media attached to the edition's entries, in the order they were sent."""
         rows = await self._all(
             "SELECT m.* FROM media m JOIN submissions s ON s.id = m.submission_id"
             " WHERE s.edition_id = ? AND m.redacted = 0 ORDER BY m.origin_ts, m.id",
@@ -704,13 +777,44 @@ class Store:
         )
         return [_row(MediaRow, r) for r in rows]
 
-    async def pending_media(self, max_attempts: int) -> list[MediaRow]:
+    async def published_media(self, edition_id: int) -> list[MediaRow]:
+        """The media a published edition's post carried, whatever happened to them since."""
         rows = await self._all(
-            "SELECT * FROM media WHERE status != 'done' AND redacted = 0 AND attempts < ?"
-            " AND submission_id IS NOT NULL ORDER BY id",
-            (max_attempts,),
+            "SELECT * FROM media WHERE published_in = ? ORDER BY origin_ts, id", (edition_id,)
         )
         return [_row(MediaRow, r) for r in rows]
+
+    async def due_media(self, max_attempts: int, now: int) -> list[MediaRow]:
+        """Files to download now: attached to an entry that can still change, retry due."""
+        rows = await self._all(
+            "SELECT m.* FROM media m JOIN submissions s ON s.id = m.submission_id"
+            " WHERE m.status = 'pending' AND m.redacted = 0 AND m.attempts < ?"
+            " AND m.next_attempt_at <= ? AND s.frozen = 0 AND s.redacted = 0"
+            " ORDER BY m.next_attempt_at, m.id",
+            (max_attempts, now),
+        )
+        return [_row(MediaRow, r) for r in rows]
+
+    async def next_media_attempt(self, max_attempts: int) -> int | None:
+        """When the next download is due (ms), or None when nothing waits."""
+        row = await self._one(
+            "SELECT MIN(m.next_attempt_at) AS t FROM media m"
+            " JOIN submissions s ON s.id = m.submission_id"
+            " WHERE m.status = 'pending' AND m.redacted = 0 AND m.attempts < ?"
+            " AND s.frozen = 0 AND s.redacted = 0",
+            (max_attempts,),
+        )
+        return None if row is None or row["t"] is None else int(row["t"])
+
+    async def untried_media(self, edition_id: int) -> int:
+        """How many of the edition's files were never tried yet (``!twim draft`` waits)."""
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM media m JOIN submissions s ON s.id = m.submission_id"
+            " WHERE s.edition_id = ? AND m.status = 'pending' AND m.attempts = 0"
+            " AND m.redacted = 0 AND s.frozen = 0 AND s.redacted = 0",
+            (edition_id,),
+        )
+        return int(row["n"]) if row else 0
 
     async def media_done(self, media_id: int, file_name: str) -> None:
         await self._exec(
@@ -719,10 +823,21 @@ class Store:
             (file_name, media_id),
         )
 
-    async def media_failed(self, media_id: int, error: str) -> None:
+    async def media_failed(self, media_id: int, error: str, *, retry_at: int | None) -> None:
+        """Record a failed download: retried at ``retry_at``, or given up when None."""
         await self._exec(
-            "UPDATE media SET status = 'failed', error = ?, attempts = attempts + 1 WHERE id = ?",
-            (error[:500], media_id),
+            "UPDATE media SET status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,"
+            " error = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, next_attempt_at)"
+            " WHERE id = ?",
+            (retry_at, error[:500], retry_at, media_id),
+        )
+
+    async def retry_media(self, media_id: int) -> None:
+        """Give a failed file a fresh set of attempts (an editor attached it again)."""
+        await self._exec(
+            "UPDATE media SET status = 'pending', attempts = 0, next_attempt_at = 0"
+            " WHERE id = ? AND status = 'failed'",
+            (media_id,),
         )
 
     # -- pings -----------------------------------------------------------------------
