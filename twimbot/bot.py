@@ -18,9 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import ingest
+from twimbot import draft, ingest
 from twimbot.config import Config, Secrets
-from twimbot.errors import ConfigError, MatrixError, TwimbotError
+from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import Context, Handlers
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
@@ -89,6 +89,41 @@ class Bot:
         self.batches = 0
         self._commands: Any = None  # twimbot.commands.Commands, built in start()
         self._closing = False
+        # The draft template is read at start and at `!twim reload`, never behind the
+        # editors' back: a refused reload keeps the template that was checked before.
+        self.template: draft.TemplateText | None = None
+        self.template_problem: str | None = None
+        self._load_template(config)
+
+    # -- configuration ---------------------------------------------------------------
+
+    def _load_template(self, config: Config) -> None:
+        try:
+            self.template = draft.load_template(config)
+            self.template_problem = None
+        except TemplateError as err:
+            self.template, self.template_problem = None, str(err)
+
+    def check_template(self) -> list[str]:
+        """Problems of the loaded template (rendered once against a sample draft)."""
+        from twimbot.render import check_template
+
+        if self.template is None:
+            return [self.template_problem or "no template loaded"]
+        source, name = self.template
+        return check_template(source, name, self.config)
+
+    async def apply_config(self, config: Config, template: draft.TemplateText) -> None:
+        """Switch to an already validated config and template (``!twim reload``).
+
+        Rooms are resolved and joined again when they changed; identity, homeserver and
+        database are the caller's to keep unchanged (they need a restart).
+        """
+        old = self.config
+        self.config = config
+        self.template, self.template_problem = template, None
+        if (old.rooms, old.ping.room) != (config.rooms, config.ping.room):
+            await self.resolve_rooms()
 
     # -- start-up --------------------------------------------------------------------
 
@@ -158,6 +193,9 @@ class Bot:
         from twimbot.commands import Commands
 
         self._commands = Commands(self)
+        for problem in self.check_template():
+            # Not fatal: submissions must still be collected. `!twim draft` reports it too.
+            log.warning("draft template problem (fix it, then !twim reload): %s", problem)
         await self.store.open_edition()
         await self.resolve_rooms()
         workers = [
