@@ -61,9 +61,9 @@ async def ping_rows(
     from twimbot import ping
 
     if config.ping.stats_url:
-        cached = await store.get_state(_pingstat_key(edition))
+        cached = await _cached_pingstat(store, config.ping.stats_url, edition)
         if cached is not None:
-            return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in json.loads(cached))
+            return cached
     until = edition.published_at or MAX_TS
     since = max(
         edition.opened_at, int(stamp.timestamp() * 1000 - config.ping.window_days * 86_400_000)
@@ -78,6 +78,15 @@ async def ping_rows(
 
 def _pingstat_key(edition: Edition) -> str:
     return f"pingstat:{edition.id}"
+
+
+async def _cached_pingstat(store: Store, url: str, edition: Edition) -> tuple[PingRow, ...] | None:
+    """The rows last fetched from ``url`` for ``edition``; None if none were (from that URL)."""
+    cached = await store.get_state(_pingstat_key(edition))
+    data = json.loads(cached) if cached is not None else None
+    if not isinstance(data, dict) or data.get("url") != url:
+        return None
+    return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in data["rows"])
 
 
 async def refresh_pingstat(store: Store, config: Config, edition: Edition) -> str | None:
@@ -101,10 +110,15 @@ async def refresh_pingstat(store: Store, config: Config, edition: Edition) -> st
         async with store.transaction():
             await store.set_state(
                 _pingstat_key(edition),
-                json.dumps([[r.rank, r.server, r.median_ms] for r in rows]),
+                json.dumps(
+                    {
+                        "url": config.ping.stats_url,
+                        "rows": [[r.rank, r.server, r.median_ms] for r in rows],
+                    }
+                ),
             )
         return None
-    if await store.get_state(_pingstat_key(edition)) is not None:
+    if await _cached_pingstat(store, config.ping.stats_url, edition) is not None:
         instead = "the rows fetched from it earlier are shown"
     elif config.ping.room:
         instead = "the bot's own measurements are shown"
