@@ -188,6 +188,7 @@ async def test_pings_answered_like_echo_pongs_recorded_and_ranked(
     assert "|135.5|" in result.markdown
 
     # A new edition has a new window: the old measurements stay with the old edition.
+    await world.submit(world.alice)  # an edition worth publishing
     reply = await world.command("!twim publish confirm")
     assert "is published" in reply["content"]["body"]
     reply = await world.command("!twim pings")

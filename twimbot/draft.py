@@ -77,7 +77,8 @@ async def ping_rows(
 
 
 def _pingstat_key(edition: Edition) -> str:
-    return f"pingstat:{edition.id}"
+    # The rows last fetched from ``ping.stats_url`` for the edition, with that URL.
+    return f"pingstat-fetch:{edition.id}"
 
 
 async def _cached_pingstat(store: Store, url: str, edition: Edition) -> tuple[PingRow, ...] | None:
