@@ -25,6 +25,7 @@ from world import World, request_draft, until
 
 from twimbot import draft
 from twimbot.actor import Actor, match
+from twimbot.bot import own_joins
 
 STATS_FILE = Path(__file__).parent / "data" / "pingstat-stats.json"
 HEADER = "|Rank|Hostname|Median MS|\n|:---:|:---:|:---:|\n"
@@ -311,3 +312,62 @@ async def test_stats_url_table_and_failures_are_warnings(world: World, pingstat:
         f"warning: Dept of Ping: pingstat: {pingstat.url} answered HTTP 500;"
         " the rows fetched from it earlier are shown"
     ) in result.summary
+
+
+async def test_reload_turns_the_dept_of_ping_on(world: World) -> None:
+    world.write_config(ping={})
+    await world.start_bot()
+    reply = await world.command("!twim pings")
+    assert reply["content"]["body"] == "the Dept of Ping is off: set ping.room or ping.stats_url"
+    before = await world.alice.send_text(world.ping_room, "!ping")
+
+    world.write_config()  # with the ping room
+    reply = await world.command("!twim reload")
+    assert reply["content"]["body"].startswith("Reloaded")
+    # the bot joins the ping room it was invited to
+    await world.alice.wait_for(
+        match(
+            room_id=world.ping_room,
+            event_type="m.room.member",
+            state_key=world.bot_user.user_id,
+            where=lambda e: e["content"].get("membership") == "join",
+        ),
+        timeout=15,
+    )
+    ping_id = await world.alice.send_text(world.ping_room, "!ping")
+    pong = await bot_pong(world, world.alice, ping_id)
+    assert pong["content"]["pong"]["ping"] == ping_id
+    await world.command("!twim help")
+    await world.alice.sync_once()
+    assert not [
+        e
+        for e in world.alice.pending_events
+        if e.get("content", {}).get("pong", {}).get("ping") == before
+    ]
+
+
+def test_own_joins_are_joins_not_profile_changes() -> None:
+    me = "@bot:localhost"
+
+    def member(room: str, ts: int, membership: str, prev: str | None, who: str = me) -> Any:
+        event: dict[str, Any] = {
+            "type": "m.room.member",
+            "room_id": room,
+            "state_key": who,
+            "sender": who,
+            "origin_server_ts": ts,
+            "content": {"membership": membership},
+        }
+        if prev is not None:
+            event["unsigned"] = {"prev_content": {"membership": prev}}
+        return event
+
+    events = [
+        member("!a:x", 10, "join", "invite"),
+        member("!b:x", 20, "join", "join"),  # a new display name
+        member("!c:x", 30, "join", None),
+        member("!d:x", 40, "leave", "join"),
+        member("!e:x", 50, "join", "invite", who="@alice:localhost"),
+        {"type": "m.room.member", "room_id": "!f:x", "state_key": me, "content": "join"},
+    ]
+    assert own_joins(events, me) == {"!a:x": 10, "!c:x": 30}

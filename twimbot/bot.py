@@ -46,6 +46,24 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+def own_joins(events: list[dict[str, Any]], user_id: str) -> dict[str, int]:
+    """Rooms ``user_id`` joined in these events (not a profile change), with the join's time."""
+    joins: dict[str, int] = {}
+    for event in events:
+        if event.get("type") != "m.room.member" or event.get("state_key") != user_id:
+            continue
+        content, unsigned = event.get("content"), event.get("unsigned")
+        room_id, ts = event.get("room_id"), event.get("origin_server_ts")
+        if not isinstance(content, dict) or content.get("membership") != "join":
+            continue
+        prev = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+        if isinstance(prev, dict) and prev.get("membership") == "join":
+            continue  # a display name or avatar change
+        if isinstance(room_id, str) and isinstance(ts, int):
+            joins[room_id] = ts
+    return joins
+
+
 class Backoff:
     """Exponential backoff with jitter, capped, so an outage never makes the bot spin."""
 
@@ -262,6 +280,7 @@ class Bot:
             rooms={rid: batch.rooms.get(rid) or self.matrix.snapshot(rid) for rid in self.roles},
             now_ms=int(time.time() * 1000),
             first_sync=batch.first,
+            joined_at=own_joins(events, self.config.user_id),
         )
         await self._profile_names(events, ctx)
         handlers = Handlers(self.store, ctx)
