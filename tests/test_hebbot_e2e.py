@@ -599,3 +599,42 @@ async def test_hebbot_command_aliases_answer_like_the_twim_commands(world: World
     assert md["content"]["body"].startswith("twim-") and md["content"]["body"].endswith(".md")
     text = (await world.editor.download(md["content"]["url"])).decode("utf-8")
     assert "### Nheko ([website](https://nheko-reborn.github.io))" in text
+
+
+def test_import_hebbot_cli_errors_are_one_line(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "twimbot", "import-hebbot", *args, "-o", "out.yaml"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(CODE_ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    hs = ("--homeserver", "https://m.example")
+    cases = [
+        (("missing.toml", *hs), "twimbot: import-hebbot: missing.toml does not exist"),
+        (
+            (str(REAL_TOML), "--template", "nope.md", *hs),
+            "twimbot: import-hebbot: template nope.md does not exist",
+        ),
+        (
+            (str(REAL_TEMPLATE), *hs),
+            f"twimbot: {REAL_TEMPLATE}: hebbot config: not valid TOML: Invalid statement"
+            " (at line 1, column 1)",
+        ),
+        (
+            (str(REAL_TOML), "--homeserver", "nope"),
+            "twimbot: import-hebbot: the converted config does not validate: config: 1"
+            " problem(s): homeserver: 'nope' is not an http(s) URL",
+        ),
+    ]
+    for args, expected in cases:
+        result = run(*args)
+        assert (result.returncode, result.stderr, result.stdout) == (1, expected + "\n", "")
+        assert not (tmp_path / "out.yaml").exists()
+    assert run(str(REAL_TOML)).returncode == 2  # --homeserver is required: usage
+    result = run(str(REAL_TOML), *hs)
+    assert result.returncode == 0 and result.stdout == "wrote out.yaml\n"
+    assert result.stderr.count("warning: ") == 2 and "Traceback" not in result.stderr
