@@ -507,6 +507,32 @@ async def test_template_errors_reach_the_editor_and_the_bot_keeps_running(world:
     store = await world.store()
     assert (await store.open_edition()).id == 1
 
+    # A template file that cannot be read: refused on reload; at start, drafts say why.
+    missing = world.dir / "missing.md"
+    world.write_config(template="missing.md")
+    reply = await world.command("!twim reload")
+    assert reply["content"]["body"] == (
+        "The new config is refused; the old config and template stay:\n"
+        f"template {missing}: cannot read it (No such file or directory)"
+    )
+    await world.stop_bot()
+
+    async def poke() -> None:
+        # The restarted bot resumes with a long poll that returns on the next event.
+        await asyncio.sleep(1)
+        await world.alice.send_text(world.submissions, "hello")
+
+    await asyncio.gather(world.start_bot(), poke())
+    reply = await world.command("!twim draft")
+    assert reply["content"]["body"] == (
+        f"the template cannot be used: template {missing}: cannot read it (No such file or"
+        " directory); fix it, then send !twim reload"
+    )
+    (world.dir / "missing.md").write_text("{{ editor }} {{ sections | length }}", encoding="utf-8")
+    assert (await world.command("!twim reload"))["content"]["body"].startswith("Reloaded")
+    draft = await request_draft(world)
+    assert draft.markdown == "Test Editor 1\n"
+
 
 HEBBOT_EXAMPLE_STYLE = """---
 title: "#{{ timestamp | dateformat(format='[week_number]') }}: This Week in Test"
