@@ -631,3 +631,97 @@ async def test_fetch_pingstat_connection_refused() -> None:
 async def test_fetch_pingstat_rejects_bad_top() -> None:
     with pytest.raises(ValueError, match="top"):
         await fetch_pingstat("http://127.0.0.1:1/stats.json", 0)
+
+
+# -- the edition window over a real store (draft.ping_rows) -------------------------------------
+
+
+async def test_edition_window_and_pingstat_cache(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from twimbot import draft
+    from twimbot.config import parse_config
+    from twimbot.store import Edition, PingRecord, Store
+
+    day = 86_400_000
+    stamp = datetime(2024, 1, 5, 18, tzinfo=UTC)
+    post = int(stamp.timestamp() * 1000)
+    base = {
+        "homeserver": "https://example.org",
+        "user_id": "@bot:example.org",
+        "database": "db.sqlite",
+        "rooms": {"submissions": ["!s:example.org"], "editors": "!e:example.org"},
+        "editors": ["@ed:example.org"],
+    }
+    config = parse_config({**base, "ping": {"room": "!p:example.org"}}, tmp_path)
+    store = await Store.open(tmp_path / "db.sqlite")
+    try:
+        samples = [  # (server, delay, pong time)
+            ("old.example", 100, post - 8 * day),  # before the 7-day window
+            ("in.example", 200, post - 6 * day),
+            ("in.example", 301, post - 1 * day),
+            ("late.example", 50, post + 2 * day),  # after the post time, still open
+            ("fast.example", 9, post - day),  # under 10 ms
+            ("slow.example", 600_001, post - day),  # over 10 minutes
+            ("edge.example", 10, post - day),  # both limits are kept
+            ("edge.example", 600_000, post - day),
+        ]
+        async with store.transaction():
+            for n, (server, delay, ts) in enumerate(samples):
+                await store.add_ping(
+                    PingRecord(f"$pong{n}", f"$ping{n}", server, delay, ts, "@bot:example.org")
+                )
+
+        def edition(opened: int, published: int | None = None) -> Edition:
+            return Edition(7, opened, published, None, None, None)
+
+        def rows(found: tuple[PingRow, ...]) -> list[tuple[int, str, str]]:
+            return [(r.rank, r.server, r.median_text) for r in found]
+
+        # opened long ago: the window is window_days before the post time, open-ended
+        got = await draft.ping_rows(store, config, edition(post - 20 * day), stamp)
+        assert rows(got) == [
+            (1, "late.example", "50"),
+            (2, "in.example", "250.5"),
+            (3, "edge.example", "300005"),
+        ]
+        # opened two days before: what came before the opening is another edition's
+        got = await draft.ping_rows(store, config, edition(post - 2 * day), stamp)
+        assert rows(got) == [
+            (1, "late.example", "50"),
+            (2, "in.example", "301"),
+            (3, "edge.example", "300005"),
+        ]
+        # published: nothing after the publication counts
+        got = await draft.ping_rows(store, config, edition(post - 20 * day, post), stamp)
+        assert rows(got) == [(1, "in.example", "250.5"), (2, "edge.example", "300005")]
+        short = parse_config(
+            {**base, "ping": {"room": "!p:example.org", "window_days": 2, "top": 1}}, tmp_path
+        )
+        got = await draft.ping_rows(store, short, edition(post - 20 * day), stamp)
+        assert rows(got) == [(1, "late.example", "50")]
+
+        # stats_url: rows fetched from that URL for this edition win, from another URL never
+        url = "http://127.0.0.1:9/stats.json"
+        with_url = parse_config({**base, "ping": {"stats_url": url}}, tmp_path)
+        cached = {"url": url, "rows": [[1, "neko.dev", 318], [2, "trygve.me", 532.5]]}
+        async with store.transaction():
+            await store.set_state("pingstat-fetch:7", json.dumps(cached))
+        got = await draft.ping_rows(store, with_url, edition(post - 20 * day), stamp)
+        assert rows(got) == [(1, "neko.dev", "318"), (2, "trygve.me", "532.5")]
+        other = parse_config({**base, "ping": {"stats_url": url + "?x"}}, tmp_path)
+        got = await draft.ping_rows(store, other, edition(post - 20 * day), stamp)
+        assert rows(got)[0] == (1, "late.example", "50")
+        # without stats_url the cache is not used at all
+        got = await draft.ping_rows(store, config, edition(post - 20 * day), stamp)
+        assert rows(got)[0] == (1, "late.example", "50")
+        # a failing fetch says why and that the earlier rows stay
+        warning = await draft.refresh_pingstat(store, with_url, edition(post - 20 * day))
+        assert warning is not None and warning.startswith(
+            f"Dept of Ping: pingstat: cannot fetch {url}"
+        )
+        assert warning.endswith("; the rows fetched from it earlier are shown")
+        warning = await draft.refresh_pingstat(store, other, edition(post - 20 * day))
+        assert warning is not None and warning.endswith("; the table is empty")
+    finally:
+        await store.close()

@@ -203,9 +203,18 @@ class World:
         return event_id
 
     async def command(
-        self, body: str, *, actor: Actor | None = None, timeout: float = 15
+        self,
+        body: str,
+        *,
+        actor: Actor | None = None,
+        timeout: float = 15,
+        notice: bool = True,
     ) -> dict[str, Any]:
-        """Send a command in the editors room and return the bot's first reply to it."""
+        """Send a command in the editors room and return the bot's reply to it.
+
+        With ``notice`` (the default) the reply is the bot's text answer, not the files
+        that ``!twim draft`` or ``publish`` upload before it.
+        """
         actor = actor or self.editor
         event_id = await actor.send_text(self.editors_room, body)
         return await actor.wait_for(
@@ -216,9 +225,45 @@ class World:
                 .get("m.in_reply_to", {})
                 .get("event_id")
                 == event_id
+                and (not notice or e["content"].get("msgtype") != "m.file")
             ),
             timeout=timeout,
         )
+
+
+@dataclass
+class DraftReply:
+    """What ``!twim draft`` answered: the Markdown file, the zip bundle and the summary."""
+
+    markdown: str
+    markdown_name: str
+    bundle: bytes
+    summary: str
+
+
+async def request_draft(world: World, timeout: float = 30) -> DraftReply:
+    """Send ``!twim draft`` as the editor; download the files the bot uploads in reply."""
+    sent = await world.editor.send_text(world.editors_room, "!twim draft")
+
+    def answer(event: dict[str, Any]) -> bool:
+        rel = event.get("content", {}).get("m.relates_to", {})
+        return (
+            event.get("sender") == world.bot_user.user_id
+            and isinstance(rel, dict)
+            and rel.get("m.in_reply_to", {}).get("event_id") == sent
+        )
+
+    first = await world.editor.wait_for(answer, timeout=timeout)
+    if first["content"].get("msgtype") != "m.file":
+        raise AssertionError(f"!twim draft failed: {first['content'].get('body')!r}")
+    md, zipped, summary = [first, *await world.editor.wait_for_all(answer, 2, timeout=timeout)]
+    assert md["content"]["body"].endswith(".md") and zipped["content"]["body"].endswith(".zip")
+    return DraftReply(
+        markdown=(await world.editor.download(md["content"]["url"])).decode("utf-8"),
+        markdown_name=md["content"]["body"],
+        bundle=await world.editor.download(zipped["content"]["url"]),
+        summary=summary["content"]["body"],
+    )
 
 
 async def until(

@@ -18,9 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import ingest
+from twimbot import draft, ingest
 from twimbot.config import Config, Secrets
-from twimbot.errors import ConfigError, MatrixError, TwimbotError
+from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import Context, Handlers
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
@@ -46,6 +46,24 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def own_joins(events: list[dict[str, Any]], user_id: str) -> dict[str, int]:
+    """Rooms ``user_id`` joined in these events (not a profile change), with the join's time."""
+    joins: dict[str, int] = {}
+    for event in events:
+        if event.get("type") != "m.room.member" or event.get("state_key") != user_id:
+            continue
+        content, unsigned = event.get("content"), event.get("unsigned")
+        room_id, ts = event.get("room_id"), event.get("origin_server_ts")
+        if not isinstance(content, dict) or content.get("membership") != "join":
+            continue
+        prev = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+        if isinstance(prev, dict) and prev.get("membership") == "join":
+            continue  # a display name or avatar change
+        if isinstance(room_id, str) and isinstance(ts, int):
+            joins[room_id] = ts
+    return joins
 
 
 class Backoff:
@@ -92,6 +110,41 @@ class Bot:
         self.batches = 0
         self._commands: Any = None  # twimbot.commands.Commands, built in start()
         self._closing = False
+        # The draft template is read at start and at `!twim reload`, never behind the
+        # editors' back: a refused reload keeps the template that was checked before.
+        self.template: draft.TemplateText | None = None
+        self.template_problem: str | None = None
+        self._load_template(config)
+
+    # -- configuration ---------------------------------------------------------------
+
+    def _load_template(self, config: Config) -> None:
+        try:
+            self.template = draft.load_template(config)
+            self.template_problem = None
+        except TemplateError as err:
+            self.template, self.template_problem = None, str(err)
+
+    def check_template(self) -> list[str]:
+        """Problems of the loaded template (rendered once against a sample draft)."""
+        from twimbot.render import check_template
+
+        if self.template is None:
+            return [self.template_problem or "no template loaded"]
+        source, name = self.template
+        return check_template(source, name, self.config)
+
+    async def apply_config(self, config: Config, template: draft.TemplateText) -> None:
+        """Switch to an already validated config and template (``!twim reload``).
+
+        Rooms are resolved and joined again when they changed; identity, homeserver and
+        database are the caller's to keep unchanged (they need a restart).
+        """
+        old = self.config
+        self.config = config
+        self.template, self.template_problem = template, None
+        if (old.rooms, old.ping.room) != (config.rooms, config.ping.room):
+            await self.resolve_rooms()
 
     # -- start-up --------------------------------------------------------------------
 
@@ -161,6 +214,9 @@ class Bot:
         from twimbot.commands import Commands
 
         self._commands = Commands(self)
+        for problem in self.check_template():
+            # Not fatal: submissions must still be collected. `!twim draft` reports it too.
+            log.warning("draft template problem (fix it, then !twim reload): %s", problem)
         await self.store.open_edition()
         await self.resolve_rooms()
         workers = [
@@ -227,6 +283,7 @@ class Bot:
             rooms={rid: batch.rooms.get(rid) or self.matrix.snapshot(rid) for rid in self.roles},
             now_ms=int(time.time() * 1000),
             first_sync=batch.first,
+            joined_at=own_joins(events, self.config.user_id),
         )
         await self._profile_names(events, ctx)
         handlers = Handlers(self.store, ctx)

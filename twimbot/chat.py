@@ -41,6 +41,33 @@ def lines_notice(title: str, lines: list[str]) -> dict[str, Any]:
     return notice(body, formatted)
 
 
+def table_notice(
+    title: str,
+    header: tuple[str, ...],
+    rows: list[tuple[object, ...]],
+    lines: list[str] | None = None,
+) -> dict[str, Any]:
+    """A title, optional lines, and a table: Markdown table rows in the plain body (what an
+    editor can paste into a post), an HTML table in the formatted body."""
+    lines = lines or []
+    if not rows:
+        lines = [*lines, "(no rows)"]
+    md = ["|" + "|".join(header) + "|", "|" + "|".join(":---:" for _ in header) + "|"]
+    md += ["|" + "|".join(str(cell) for cell in row) + "|" for row in rows]
+    body = "\n".join([title, *lines, *(md if rows else [])])
+    formatted = f"<p>{html.escape(title)}</p>" + "".join(
+        f"<p>{html.escape(line)}</p>" for line in lines
+    )
+    if rows:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            for row in rows
+        )
+        formatted += f"<table><tr>{head}</tr>{cells}</table>"
+    return notice(body, formatted)
+
+
 def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any]:
     return {
         "msgtype": "m.file",

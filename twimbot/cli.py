@@ -308,9 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(VERBS[args.verb](args))
     except ConfigError as err:
-        return _fail(
-            str(err) if not err.problems else f"{len(err.problems)} config problem(s)", err.problems
-        )
+        if len(err.problems) <= 1:
+            return _fail(str(err))  # one problem: one line
+        return _fail(f"{len(err.problems)} config problem(s)", err.problems)
     except TwimbotError as err:
         return _fail(str(err))
     except KeyboardInterrupt:

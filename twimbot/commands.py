@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 REFUSAL_INTERVAL_S = 60.0
 # How long !twim draft waits for files that were never tried to download.
 DRAFT_MEDIA_WAIT_S = 15.0
+PING_HEADER = ("Rank", "Hostname", "Median MS")
 Reply = list[dict[str, Any]]
 Handler = Callable[["Commands", CommandRow, list[str]], Awaitable[Reply]]
 
@@ -265,17 +266,32 @@ class Commands:
             await self.store.attach_media(media.id, None, "editor", cmd.event_id)
         return _text(f"{media.label} is attached to no post now")
 
+    def _template(self) -> draft.TemplateText:
+        if self.bot.template is None:
+            raise CommandError(
+                f"the template cannot be used: {self.bot.template_problem};"
+                " fix it, then send !twim reload"
+            )
+        return self.bot.template
+
     async def draft(self, cmd: CommandRow, args: list[str]) -> Reply:
+        template = self._template()
         edition = await self.store.open_edition()
         untried = await self.bot.settle_media(edition.id, DRAFT_MEDIA_WAIT_S)
         warning = await draft.refresh_pingstat(self.store, self.config, edition)
         name = self.bot.matrix.snapshot(cmd.room_id).names.get(cmd.sender, "")
         try:
             result = await draft.build(
-                self.store, self.config, edition, editor_name=self.config.post.author or name
+                self.store,
+                self.config,
+                edition,
+                editor_name=self.config.post.author or name,
+                template=template,
             )
         except TemplateError as err:
-            raise CommandError(f"the template failed: {err}") from None
+            raise CommandError(
+                f"the template failed: {err}; fix it, then send !twim reload"
+            ) from None
         replies, extra = await self._upload(result)
         if warning:
             extra.append(warning)
@@ -328,9 +344,17 @@ class Commands:
         async with self.store.transaction():
             edition = await self.store.open_edition()
             try:
-                result = await draft.build(self.store, self.config, edition, editor_name=author)
+                result = await draft.build(
+                    self.store,
+                    self.config,
+                    edition,
+                    editor_name=author,
+                    template=self._template(),
+                )
             except TemplateError as err:
-                raise CommandError(f"the template failed, nothing was published: {err}") from None
+                raise CommandError(
+                    f"not published, the template failed: {err}; fix it, then send !twim reload"
+                ) from None
             if self.config.ping.room or self.config.ping.stats_url:
                 await draft.keep_pings(self.store, edition, result.data.pings)
             new = await self.store.publish_edition(
@@ -367,10 +391,24 @@ class Commands:
         return [chat.lines_notice(f"{len(lines)} sections", lines)]
 
     async def pings(self, cmd: CommandRow, args: list[str]) -> Reply:
+        config = self.config
+        if not (config.ping.room or config.ping.stats_url):
+            raise CommandError("the Dept of Ping is off: set ping.room or ping.stats_url")
         edition = await self.store.open_edition()
-        data = await draft.gather(self.store, self.config, edition)
-        lines = [f"{r.rank}. {r.server} {r.median_text} ms" for r in data.pings]
-        return [chat.lines_notice(f"Dept of Ping: {len(lines)} servers", lines)]
+        warning = await draft.refresh_pingstat(self.store, config, edition)
+        stamp = draft.post_timestamp(config, draft.edition_date(config, edition))
+        rows = await draft.ping_rows(self.store, config, edition, stamp)
+        source = "pingstat" if config.ping.stats_url and warning is None else "measured"
+        title = (
+            f"Dept of Ping of edition {edition.id} ({source}):"
+            f" {len(rows)} server{'' if len(rows) == 1 else 's'}"
+        )
+        lines = [f"warning: {warning}"] if warning else []
+        return [
+            chat.table_notice(
+                title, PING_HEADER, [(r.rank, r.server, r.median_text) for r in rows], lines
+            )
+        ]
 
     async def editions(self, cmd: CommandRow, args: list[str]) -> Reply:
         from twimbot.status import edition_lines
@@ -379,23 +417,49 @@ class Commands:
         return [chat.lines_notice("Editions", lines)]
 
     async def reload(self, cmd: CommandRow, args: list[str]) -> Reply:
+        from twimbot.render import check_template
+
         if self.bot.reload_config is None:
             raise CommandError("this bot was started without a config file to reload")
+        refused = "The new config is refused; the old config and template stay:"
         try:
             new = self.bot.reload_config()
-            source, name = draft.load_template(new)
-            from twimbot.render import check_template
-
-            problems = check_template(source, name) if source is not None else []
-            if problems:
-                raise ConfigError("template: " + "; ".join(problems), problems)
         except ConfigError as err:
-            lines = err.problems or [str(err)]
-            return [chat.lines_notice("The new config is refused; the old one stays:", lines)]
+            return [chat.lines_notice(refused, err.problems or [str(err)])]
+        old = self.config
+        fixed = [
+            f"{key}: {before} → {after} needs a restart of the bot"
+            for key, before, after in (
+                ("homeserver", old.homeserver, new.homeserver),
+                ("user_id", old.user_id, new.user_id),
+                ("database", old.database_path.resolve(), new.database_path.resolve()),
+            )
+            if before != after
+        ]
+        if fixed:
+            return [chat.lines_notice(refused, fixed)]
+        try:
+            template = draft.load_template(new)
         except TemplateError as err:
-            return _text(f"The new template is refused; the old one stays: {err}")
-        self.bot.config = new
-        return _text(f"Reloaded: {len(new.sections)} sections, {len(new.projects)} projects.")
+            return [chat.lines_notice(refused, [str(err)])]
+        problems = check_template(template[0], template[1], new)
+        if problems:
+            return [chat.lines_notice(refused, problems)]
+        await self.bot.apply_config(new, template)
+        lines = [
+            f"{len(new.sections)} sections, {len(new.projects)} projects, template: {template[1]}"
+        ]
+        for kind, before_names, after_names in (
+            ("sections", [s.name for s in old.sections], [s.name for s in new.sections]),
+            ("projects", [p.name for p in old.projects], [p.name for p in new.projects]),
+        ):
+            added = [n for n in after_names if n not in before_names]
+            removed = [n for n in before_names if n not in after_names]
+            if added:
+                lines.append(f"{kind} added: {', '.join(added)}")
+            if removed:
+                lines.append(f"{kind} removed: {', '.join(removed)}")
+        return [chat.lines_notice("Reloaded the config and template.", lines)]
 
 
 def draft_summary(result: Draft, extra: list[str]) -> list[str]:

@@ -74,11 +74,25 @@ def file_stem(day: date) -> str:
 async def ping_rows(
     store: Store, config: Config, edition: Edition, stamp: datetime
 ) -> tuple[PingRow, ...]:
+    """The Dept of Ping rows of ``edition``.
+
+    With ``ping.stats_url``, the rows last fetched from it for this edition (see
+    :func:`refresh_pingstat`) win; otherwise, or before the first successful fetch, the
+    bot's own measurements and the pongs of other echo bots it recorded count. Those are
+    taken from the edition's window: from when it opened (but at most ``ping.window_days``
+    before its post time) until it was published, as pingstat's "last N days" would be at
+    publication.
+    """
     from twimbot import ping
 
-    cached = await store.get_state(f"pingstat:{edition.id}")
-    if cached is not None:
-        return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in json.loads(cached))
+    pinned = await store.get_state(f"pingstat:{edition.id}")
+    if pinned is not None:
+        # the table the edition was published with (see keep_pings)
+        return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in json.loads(pinned))
+    if config.ping.stats_url:
+        cached = await _cached_pingstat(store, config.ping.stats_url, edition)
+        if cached is not None:
+            return cached
     until = edition.published_at or MAX_TS
     since = max(
         edition.opened_at, int(stamp.timestamp() * 1000 - config.ping.window_days * 86_400_000)
@@ -91,21 +105,56 @@ async def ping_rows(
     return tuple(ping.ping_table(samples, since_ms=since, until_ms=until, top=config.ping.top))
 
 
+def _pingstat_key(edition: Edition) -> str:
+    # The rows last fetched from ``ping.stats_url`` for the edition, with that URL.
+    return f"pingstat-fetch:{edition.id}"
+
+
+async def _cached_pingstat(store: Store, url: str, edition: Edition) -> tuple[PingRow, ...] | None:
+    """The rows last fetched from ``url`` for ``edition``; None if none were (from that URL)."""
+    cached = await store.get_state(_pingstat_key(edition))
+    data = json.loads(cached) if cached is not None else None
+    if not isinstance(data, dict) or data.get("url") != url:
+        return None
+    return tuple(PingRow(int(r[0]), str(r[1]), float(r[2])) for r in data["rows"])
+
+
 async def refresh_pingstat(store: Store, config: Config, edition: Edition) -> str | None:
-    """Fetch ``ping.stats_url`` and keep the rows with the edition; returns a warning."""
+    """Fetch ``ping.stats_url`` and keep the rows with the edition; returns a warning.
+
+    A failing pingstat service never fails a draft: the warning says what went wrong and
+    which rows the draft shows instead (an earlier fetch for this edition, else the bot's
+    own measurements).
+    """
     if not config.ping.stats_url or not edition.is_open:
         return None
     from twimbot import ping
 
     try:
         rows = await ping.fetch_pingstat(config.ping.stats_url, config.ping.top)
+    except ping.PingstatError as err:
+        reason = str(err)
     except Exception as err:  # any failure of a third-party service is a warning only
-        return f"ping stats from {config.ping.stats_url} unavailable: {type(err).__name__}"
-    async with store.transaction():
-        await store.set_state(
-            f"pingstat:{edition.id}", json.dumps([[r.rank, r.server, r.median_ms] for r in rows])
-        )
-    return None
+        reason = f"pingstat: {config.ping.stats_url}: {type(err).__name__}"
+    else:
+        async with store.transaction():
+            await store.set_state(
+                _pingstat_key(edition),
+                json.dumps(
+                    {
+                        "url": config.ping.stats_url,
+                        "rows": [[r.rank, r.server, r.median_ms] for r in rows],
+                    }
+                ),
+            )
+        return None
+    if await _cached_pingstat(store, config.ping.stats_url, edition) is not None:
+        instead = "the rows fetched from it earlier are shown"
+    elif config.ping.room:
+        instead = "the bot's own measurements are shown"
+    else:
+        instead = "the table is empty"
+    return f"Dept of Ping: {reason}; {instead}"
 
 
 def media_problem(row: MediaRow, number: int) -> str | None:
@@ -238,22 +287,37 @@ class Draft:
         return media.bundle(self.markdown_name, self.result.markdown, self.result.media, media_dir)
 
 
-def load_template(config: Config) -> tuple[str | None, str]:
+TemplateText = tuple[str | None, str]
+"""A loaded draft template: its source (``None`` for the built-in one) and its name."""
+
+
+def load_template(config: Config) -> TemplateText:
+    """Read the configured template file (``None`` source: the built-in template)."""
     path = config.template_path
     if path is None:
         return None, "built-in template"
     try:
         return path.read_text(encoding="utf-8"), path.name
     except (OSError, UnicodeDecodeError) as err:
-        raise TemplateError(f"template {path}: cannot read it ({err})") from None
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise TemplateError(f"template {path}: cannot read it ({reason})") from None
 
 
 async def build(
-    store: Store, config: Config, edition: Edition | None = None, *, editor_name: str = ""
+    store: Store,
+    config: Config,
+    edition: Edition | None = None,
+    *,
+    editor_name: str = "",
+    template: TemplateText | None = None,
 ) -> Draft:
-    """Render ``edition`` (default: the open one) with the configured template."""
+    """Render ``edition`` (default: the open one).
+
+    ``template`` is what the running bot loaded at start or at ``!twim reload``; without
+    it (the command line) the configured file is read now.
+    """
     edition = edition or await store.open_edition()
-    source, name = load_template(config)
+    source, name = template if template is not None else load_template(config)
     data = await gather(store, config, edition, editor_name)
     result = render.render_draft(data, config, source, name)
     return Draft(edition, data.post_date, result, data)

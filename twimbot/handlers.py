@@ -63,6 +63,9 @@ class Context:
     profile_names: dict[str, str] = field(default_factory=dict)
     now_ms: int = 0
     first_sync: bool = False
+    # Rooms the bot joined in this batch, with the join's timestamp: their timeline starts
+    # with history from before the bot was there, which it must not answer as live.
+    joined_at: dict[str, int] = field(default_factory=dict)
 
     def is_editor(self, user_id: str) -> bool:
         if user_id in self.config.editors:
@@ -545,8 +548,13 @@ class Handlers:
 
     async def _ping(self, p: PingRequest) -> None:
         event = p.event
-        delay = self.ctx.now_ms - int(event["origin_server_ts"])
+        sent = int(event["origin_server_ts"])
+        delay = self.ctx.now_ms - sent
         if self.ctx.first_sync or delay > PING_MAX_AGE_MS:
+            return
+        if sent < self.ctx.joined_at.get(event["room_id"], -1):
+            # Sent before the bot was in the room: its "delay" would be how late the bot
+            # joined, not how long the ping took to arrive.
             return
         sample = ping.own_sample(event, self.ctx.now_ms, self.ctx.bot.user_id)
         if sample is not None and not await self.store.add_ping(
