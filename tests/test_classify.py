@@ -373,10 +373,16 @@ def test_reporters_projects_told_apart_by_a_distinguishing_word() -> None:
     assert '"desktop"' in got.project_reason
 
 
-def test_reporters_projects_plain_variant_when_no_variant_is_named() -> None:
+def test_reporters_projects_newest_variant_when_no_variant_is_named() -> None:
+    # Element Android and Element X Android: the family's newest (last-listed) variant
     got = auto("The new app layout is out, we are watching the feedback.", sender=BENOIT)
-    assert got.project == "element-android"
+    assert got.project == "element-x-android"
     assert "names no variant" in got.project_reason
+
+
+def test_reporters_projects_plain_variant_when_named_so() -> None:
+    got = auto("Element Android: the new app layout is out.", sender=BENOIT)
+    assert got.project == "element-android"
 
 
 def test_reporters_projects_undecided_means_no_project_but_shared_section() -> None:

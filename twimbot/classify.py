@@ -78,7 +78,7 @@ def _hints(words: str) -> tuple[str, ...]:
 DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     "spec": _hints(
         "spec|specification|spec update|Matrix Spec Change|MSC|MSCs|Spec Core Team|SCT|FCP"
-        "|final comment period|proposal|room version|IETF|MIMI"
+        "|final comment period|room version|IETF|MIMI"
     ),
     "talks": _hints(
         "talk|meetup|meet-up|conference|FOSDEM|presentation|slides|keynote|workshop|devroom"
@@ -92,7 +92,10 @@ DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
         "Trust & Safety|Trust and Safety|T&S|moderation|moderator|abuse|spam|policy list"
         "|ban list|CSAM"
     ),
-    "gsoc": _hints("GSoC|Google Summer of Code|Outreachy|research|thesis|student"),
+    "gsoc": _hints(
+        "GSoC|Google Summer of Code|Outreachy|research|thesis|student|PhD|academic|academia"
+        "|university"
+    ),
     "p2p": _hints("P2P|peer-to-peer|mesh network"),
     "servers": _hints("homeserver implementation|server implementation|federation"),
     "homeserver-deployment": _hints(
@@ -109,6 +112,7 @@ DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     "voip": _hints("VoIP|video call|voice call|group call|WebRTC|LiveKit|MatrixRTC|Jitsi"),
     "encryption": _hints(
         "encryption|E2EE|end-to-end|cross-signing|Olm|Megolm|MLS|key backup|cryptography"
+        "|decrypt|decryption|unable to decrypt|UTD"
     ),
     "sdks": _hints("SDK|library|framework|bindings|crate|npm|PyPI"),
     "ops": _hints("monitoring|Prometheus|Grafana|admin tool|administration|sysadmin"),
@@ -118,14 +122,18 @@ DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     "eventvideos": _hints("recording|YouTube|PeerTube"),
     "projects": _hints("project|side project|prototype|proof of concept|fork|forked|plugin"),
     "build": _hints("built on Matrix|built with Matrix|powered by Matrix"),
-    "guides": _hints("guide|tutorial|how-to|howto|walkthrough|documentation"),
+    "guides": _hints("guide|tutorial|howto|walkthrough|documentation"),
     "hackathons": _hints("hackathon|hackfest|game jam"),
     "jobs": _hints("hiring|job opening|job offer|vacancy"),
     "news": _hints("in the news|article|press release|journalist|newspaper|magazine"),
     "room-of-the-week": _hints("room of the week"),
-    "stats": _hints("federation stats|statistics"),
+    "stats": _hints("federation stats|statistics|stats"),
     "thoughts": _hints("final thoughts"),
 }
+
+# Words that contain a department word but say nothing of the department: self-hosting is
+# what a project offers, not news of a hosting service. They take their span from the hints.
+NEUTRAL_HINTS: Final = _hints("self-hosting|self-hosted|self-host|selfhosted|selfhosting")
 
 # Project scores (see _Evidence.score). CLEAR: named in the first line, in bold, twice, or
 # linked. PROMINENT: what a section's usual reporter needs to file under a project.
@@ -135,7 +143,7 @@ PROMINENT: Final = 5.0
 # OVERRIDE, with a LEAD over the hints of the sender's own section, beats the section the
 # sender usually reports for: a talks organiser's Foundation news is not a talk.
 HINTS_SURE: Final = 2.0
-HINTS_OVERRIDE: Final = 4.0
+HINTS_OVERRIDE: Final = 3.0
 HINTS_LEAD: Final = 2.0
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
@@ -159,6 +167,7 @@ _MXID_RE = re.compile(r"(?<![\w/])[@#!][^\s:@#!/]+:[A-Za-z0-9.\-]+(?::\d+)?")
 # Bounded: a name in bold is short, and unbounded lazy spans are quadratic on "__a __a …".
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.{1,200}?)(?<=\S)\*\*|__(?=\S)(.{1,200}?)(?<=\S)__")
 _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
+_DERIVED_RE = re.compile(r"[-_][^\W_]")
 _TAG_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _TAG_BOLD_RE = re.compile(r"^(\*\*|__)(.+?)\1")
 _TAG_COLON_RE = re.compile(r"^([^:\n]{2,60}?)[ \t]*:(?:[ \t]|$)")
@@ -301,8 +310,50 @@ def _slash_variants(title: str) -> list[str]:
     return [f"{head} {alt}".strip() for alt in words[-1].split("/") if alt]
 
 
+_DEPT_RE = re.compile(r"^\W*(?:(?:dept|department)\.?\s+of\s+)?(?:the\s+)?", re.IGNORECASE)
+
+
+def _title_hints(title: str) -> tuple[str, ...]:
+    """A section's title as its hint when nothing else is known: "Dept of Non Chat Clients 🎛️"
+    → "Non Chat Clients". Only the whole phrase, since single title words ("Room", "Week",
+    "Good") are ordinary words."""
+    words = _WORD_RUN_RE.findall(_DEPT_RE.sub("", _nfc(title)))
+    phrase = " ".join(words)
+    return (phrase,) if len(words) > 1 or len(phrase) >= 3 else ()
+
+
 def _project_aliases(project: Project) -> list[str]:
     return [project.name, project.title, *project.aliases, *_slash_variants(project.title)]
+
+
+_GENERIC_PREFIX_RE = re.compile(r"^matrix[\s_\-]+(?=\S)", re.IGNORECASE)
+_SHORT_NAME: Final = 4
+
+
+def _short_names(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
+    """Names without the generic word "matrix" they start with: "Hookshot" of
+    "matrix-hookshot", "Dart SDK" of "Matrix Dart SDK".
+
+    Contributors drop the prefix when they write about their own project. The short form is
+    written capitalised ("Hookshot") so that, like any capitalised name, an all-lowercase
+    occurrence ("a commit", "highlight") only counts half and alone never makes a project
+    clear. Short forms that another project's name already is, or that several projects
+    share, or that have fewer than four letters, are left out.
+    """
+    found: dict[str, set[int]] = {}
+    shown: dict[str, str] = {}
+    for i, project in enumerate(projects):
+        for label in (project.name, project.title):
+            rest = _GENERIC_PREFIX_RE.sub("", _nfc(label).strip(), count=1)
+            if rest == label.strip() or len(_loose(rest)) < _SHORT_NAME:
+                continue
+            key = _key(rest)
+            if key in exact:
+                continue
+            found.setdefault(key, set()).add(i)
+            if key not in shown or rest[:1].isupper():
+                shown[key] = rest[:1].upper() + rest[1:]
+    return {shown[k]: sorted(v) for k, v in found.items() if len(v) == 1}
 
 
 def _extension_prefixes(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
@@ -467,12 +518,15 @@ def _hits(term: _Term, matches: Iterable[re.Match[str]], doc: _Doc) -> list[_Hit
     hits: list[_Hit] = []
     for match in matches:
         found = match.group(0)
+        # "Synapse-Admin", "synapse-http-antispam": a name that a hyphenated word extends is
+        # another thing named after it (a longer configured name would have matched whole).
+        derived = _DERIVED_RE.match(doc.plain, match.end()) is not None
         hits.append(
             _Hit(
                 term=term,
                 start=match.start(),
                 end=match.end(),
-                proper=not term.capitalised or any(ch.isupper() for ch in found),
+                proper=not derived and (not term.capitalised or any(ch.isupper() for ch in found)),
                 first=doc.first[0] <= match.start() < doc.first[1],
                 emphasis=doc.emphasised(match.start()),
                 text=found,
@@ -502,6 +556,7 @@ class _Evidence:
     position: int = -1
     website: bool = False
     slug: str = ""
+    path: bool = False  # the slug is in a web address, not (only) a room's name
     per_label: dict[str, int] = field(default_factory=dict)
     per_label_weight: dict[str, float] = field(default_factory=dict)
 
@@ -591,14 +646,20 @@ class Classifier:
             key = _key(alias)
             self._aliases[key] = tuple(dict.fromkeys((*self._aliases.get(key, ()), *idxs)))
         prefixes = _extension_prefixes(self.projects, set(self._aliases))
-        self._terms = _index(_build_terms([*named, *prefixes.items()], hint=False))
+        short = _short_names(self.projects, set(self._aliases) | {_key(k) for k in prefixes})
+        for alias, owners in short.items():
+            self._aliases.setdefault(_key(alias), tuple(owners))
+        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items(), *short.items()]
+        self._terms = _index(_build_terms(terms, hint=False))
 
         hints: list[tuple[str, tuple[int, ...]]] = []
         for i, section in enumerate(self.sections):
             words: Sequence[str] = section.hints
             if default_hints and "hints" not in section.model_fields_set:
-                words = DEFAULT_HINTS.get(section.name, ())
+                words = DEFAULT_HINTS.get(section.name) or _title_hints(section.title)
             hints += [(h, (i,)) for h in words]
+        if default_hints:
+            hints += [(h, ()) for h in NEUTRAL_HINTS]
         self._hint_terms = _index(_build_terms(hints, hint=True))
 
         self._sites = sorted(
@@ -638,7 +699,7 @@ class Classifier:
         doc = _Doc.parse(text)
         hints = self._hint_evidence(doc)
         pull = self._section_pull(sender, hints)
-        pick = self._pick_project(doc, sender, last_editor_project, pull)
+        pick = self._pick_project(doc, sender, last_editor_project, pull, hints)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
@@ -671,7 +732,7 @@ class Classifier:
         if lead is not None and not doc.plain[doc.first[0] : lead.start].strip(_MARKUP):
             for i in lead.term.targets:
                 found[i].lead = True
-        slugs = list(doc.room_slugs)
+        slugs = [(slug, True) for slug in doc.room_slugs]
         for url in doc.urls:
             site = _site_key(url)
             if site is not None:
@@ -680,11 +741,13 @@ class Classifier:
                 for k, i in matching:
                     if len(k) == len(matching[0][0]):
                         found.setdefault(i, _Evidence()).website = True
-            slugs += _url_slugs(url)
-        for slug in slugs:
+            room = "matrix.to/#/#" in url
+            slugs += [(slug, room) for slug in _url_slugs(url)]
+        for slug, room in slugs:
             for i in self._aliases.get(_key(slug), ()):
                 evidence = found.setdefault(i, _Evidence())
                 evidence.slug = evidence.slug or slug
+                evidence.path = evidence.path or not room
         return found
 
     def _tag(self, doc: _Doc) -> _Pick | None:
@@ -704,7 +767,12 @@ class Classifier:
         return None
 
     def _pick_project(
-        self, doc: _Doc, sender: str, last_editor_project: str | None, pull: _Pull | None
+        self,
+        doc: _Doc,
+        sender: str,
+        last_editor_project: str | None,
+        pull: _Pull | None,
+        hints: dict[int, _Evidence],
     ) -> _Pick:
         tagged = self._tag(doc)
         if tagged is not None:
@@ -716,14 +784,41 @@ class Classifier:
         # 1. clearly named (by a section's usual reporter: prominently, or one of their own)
         def eligible(i: int) -> bool:
             bar = CLEAR
-            if pull is not None and pull.sender and i not in reporting:
-                bar = CLEAR if self._conflict(i, pull) is None else PROMINENT
-            return evidence[i].score >= bar
+            # Someone's department news names other projects in passing ("Governing Board
+            # elections", "thanks to Element, our sponsor"): only a prominent name makes it
+            # that project's news. The department is the sender's habit, or hints that
+            # clearly outweigh those of the project's own department.
+            if (
+                pull is not None
+                and i not in reporting
+                and self._conflict(i, pull) is not None
+                and (pull.sender or self._outweighs(pull.section, i, hints))
+            ):
+                bar = PROMINENT
+            e = evidence[i]
+            placed = e.first or e.emphasis or e.linked or e.lead
+            if not placed and e.proper < 3 and i not in reporting:
+                return False
+            return e.score >= bar
 
         clear = [i for i in evidence if eligible(i)]
+        # A project the sender usually reports for, named clearly, is what the text is about;
+        # the other clear names are what it builds on or works with.
+        own = [i for i in clear if i in reporting]
+        clear = own or clear
         if clear:
             best = max(evidence[i].score for i in clear)
             top = sorted(i for i in clear if evidence[i].score == best)
+            # Several names, equally clear, from someone who usually reports for a section:
+            # their department's news naming what it is made with ("collected by
+            # MatrixRooms.info, an MRS instance by etke.cc"). No habit breaks that tie.
+            if (
+                len(top) > 1
+                and pull is not None
+                and pull.sender
+                and all(self._conflict(i, pull) is not None for i in top)
+            ):
+                return _Pick(None, f"names {self._titles(top)} alike, and {pull.reason}")
             chosen = self._break_tie(top, reporting, history)
             if chosen is not None:
                 return _Pick(chosen, evidence[chosen].describe())
@@ -743,7 +838,8 @@ class Classifier:
             return self._from_reporters(sender, reporting, evidence, doc, pull)
 
         # 4. a lone passing mention, unless the section evidence points elsewhere
-        named = [i for i, e in evidence.items() if e.proper or e.linked]
+        # (a link to a room named like a project, among other rooms, is not enough)
+        named = [i for i, e in evidence.items() if e.proper or e.website or e.path]
         if len(named) == 1:
             only = named[0]
             conflict = self._conflict(only, pull)
@@ -772,7 +868,19 @@ class Classifier:
         doc: _Doc,
         pull: _Pull | None,
     ) -> _Pick:
-        mentioned = [i for i in reporting if i in evidence]
+        # A passing mention of one of their projects does not outweigh a department the
+        # sender usually reports for ("the Events Working Group is organising the conference").
+        mentioned = [
+            i
+            for i in reporting
+            if i in evidence
+            and (
+                evidence[i].score >= CLEAR
+                or pull is None
+                or not pull.sender
+                or self._conflict(i, pull) is None
+            )
+        ]
         if mentioned:
             best = max(evidence[i].score for i in mentioned)
             mentioned = [i for i in mentioned if evidence[i].score == best]
@@ -791,7 +899,7 @@ class Classifier:
                 tuple(candidates),
             )
         reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
-        conflict = None if chosen in evidence else self._conflict(chosen, pull)
+        conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
             return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
         return _Pick(chosen, reason)
@@ -809,13 +917,21 @@ class Classifier:
                 words = ", ".join(f'"{w}"' for w in sorted(said[winners[0]]))
                 return winners[0], f" ({words} named)"
             return None, ""
-        # No distinguishing word at all: the plain project whose name every other one extends
-        # ("Element Android" of "Element X Android"), not one of its variants.
+        # No distinguishing word at all, and the names are variants of one family ("Element
+        # Android", "Element X Android"): the newest variant, the last one the config lists.
+        # Configs grow by appending, and a team reports on the app it is building now.
         parts = {i: self._parts[i] for i in candidates}
         plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
         if len(plain) == 1:
-            return plain[0], " (the text names no variant)"
+            return max(candidates), " (the text names no variant: the newest)"
         return None, ""
+
+    def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
+        """Whether the hints of ``section`` clearly outweigh those of the project's section."""
+        score = hints[section].hint_score if section in hints else 0.0
+        home = self._section_index.get(self.projects[project].default_section or "")
+        home_score = hints[home].hint_score if home is not None and home in hints else 0.0
+        return score >= max(HINTS_OVERRIDE, home_score + HINTS_LEAD)
 
     def _conflict(self, project: int, pull: _Pull | None) -> str | None:
         """Why ``pull`` speaks against ``project``, if its section is not the project's."""
