@@ -103,7 +103,7 @@ def _match(title: str, items: Sequence[Any]) -> Any | None:
     for item in items:
         if loose(item.title) == loose(title) or loose(item.name) == loose(title):
             return item
-    heading = _words(title)
+    heading = _words(re.sub(r"\bWG\b", "Working Group", title))
     best: tuple[int, Any] | None = None
     for item in items:
         for label in (item.title, item.name):
@@ -141,8 +141,9 @@ def parse_post(markdown: str, config: Config, source: str) -> list[dict[str, Any
                 h = _PROJECT_RE.match(lines[j])
                 project_title = h.group("title") if h else lines[j][4:].strip()
                 j += 1
-                while j < len(lines) and not lines[j].startswith((">", "#", "[")):
-                    j += 1
+            # an editor's line between the attribution and the quote is not the submission
+            while j < len(lines) and not lines[j].startswith((">", "#", "[")):
+                j += 1
             while j < len(lines) and lines[j].startswith(">"):
                 body.append(lines[j][2:] if lines[j].startswith("> ") else lines[j][1:])
                 j += 1
