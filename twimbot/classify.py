@@ -7,19 +7,26 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
 **Project**, strongest evidence first:
 
 1. an explicit tag on the first line: ``### Name``, ``**Name**`` or ``Name:``;
-2. a project the text names *clearly*: whole-word mentions of its name, title or aliases,
-   weighted by place (first line, bold or heading), plus a link to its website (or to a URL
-   or room whose name is the project's). Score ≥ 2: named in the first line, in bold, twice,
-   or linked. A sender who usually reports for a *section* (spec, talks, stats…) names other
-   people's projects in passing, so for them a project they do not report for must be named
-   prominently (score ≥ 5);
+2. a project the text names *clearly*: whole-word mentions of its name, title, aliases or
+   short name ("Hookshot" of "matrix-hookshot"), weighted by place (first line, bold or
+   heading), plus a link to its website (or to a URL whose path is the project's name).
+   Score ≥ 2: named in the first line, in bold, three times, or linked; a name only repeated
+   in the body, by someone who does not report for it, is a passing mention. When the text
+   is clearly about a department (the sender usually reports for a section, or its hints
+   clearly outweigh those of the project's own department) a project of another department
+   must be named prominently (score ≥ 5): "Governing Board elections" is election news. A
+   clearly named project the sender usually reports for wins over the other clear names.
 3. the project an editor last assigned to this sender;
-4. the sender's ``usual_reporters`` entries. Several are told apart by what the text says: a
-   mention, a word only one of their names has ("desktop" for "Element Web/Desktop"), or no
-   variant word at all ("Element Android", not "Element X Android");
-5. a lone passing mention.
+4. the sender's ``usual_reporters`` entries, when the text names one of them (even in
+   passing) or tells them apart by a word only one of their names has ("desktop" for
+   "Element Web/Desktop"). Variants of one family ("Element Android", "Element X Android")
+   that the text does not tell apart give the newest, last-listed one. A text that names
+   none of the sender's projects is news of something else: measured on real posts, such
+   guesses were always wrong, so it gets no project (its department still guides the
+   section);
+5. a lone passing mention (a room link among others is not one).
 
-Ties leave the project empty. The guesses of rules 4 and 5 yield to clear evidence about the
+Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
 section: when the sender usually reports for a section, or the section hints clearly point to
 one, that is not the project's default section, the project is dropped (an Element staffer's
 spec update is not Element news). SPEC §6 does the same for an editor's section.
@@ -30,14 +37,17 @@ else the section all the equally likely projects share; else the best weak hint;
 ``fallback_section`` (reason ``fallback: …``).
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
-TWIM/hebbot department names), so that an imported hebbot config also sorts entries of
-projects it does not know; ``hints: []`` turns that off for a section.
+TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
+an imported hebbot config also sorts entries of projects it does not know; ``hints: []``
+turns that off for a section. Accuracy on real posts is measured by
+``bench/classify_accuracy.py`` (see docs/classification.md).
 
-Matching is Unicode-aware and case-insensitive, with two guards against common words: an
-all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``)
-counts half and alone can never make a project clear, and names of three characters or less,
-or short acronyms (``MAS``), must match their case. Names are escaped before they become
-patterns, so any configured name is safe (``C++``, ``< polycule >``, ``Rory&::LibMatrix``).
+Matching is Unicode-aware and case-insensitive, with guards against common words: an
+all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``),
+or a name that a hyphenated word extends ("Synapse-Admin" is not Synapse), counts half and
+alone can never make a project clear, and names of three characters or less, or short
+acronyms (``MAS``), must match their case. Names are escaped before they become patterns, so
+any configured name is safe (``C++``, ``< polycule >``, ``Rory&::LibMatrix``).
 
 Classifying is cheap (about a millisecond for a long entry against the 132 TWIM projects,
 linear time on hostile input): a config is compiled once into a :class:`Classifier` (cached
