@@ -8,6 +8,7 @@ HTML-escaped before it goes into the HTML.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 
@@ -33,12 +34,33 @@ def reply_notice(
     return content
 
 
+def text_notice(body: str) -> dict[str, Any]:
+    """A notice of plain text, with the same text as HTML (escaped, line breaks kept)."""
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    formatted = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return notice(body, formatted or "<p></p>")
+
+
 def lines_notice(title: str, lines: list[str]) -> dict[str, Any]:
     """A title and a list: plain text with one item per line, HTML with a list."""
     body = "\n".join([title, *lines]) if lines else title
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     formatted = f"<p>{html.escape(title)}</p>" + (f"<ul>{items}</ul>" if items else "")
     return notice(body, formatted)
+
+
+def groups_notice(title: str, groups: list[tuple[str | None, list[str]]]) -> dict[str, Any]:
+    """A title and groups of lines, each group a list under its optional heading."""
+    plain: list[str] = [title]
+    formatted = f"<p>{html.escape(title)}</p>"
+    for heading, lines in groups:
+        if heading is not None:
+            plain.append(heading)
+            formatted += f"<p><b>{html.escape(heading)}</b></p>"
+        plain += lines
+        if lines:
+            formatted += "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+    return notice("\n".join(plain), formatted)
 
 
 def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any]:
@@ -51,7 +73,11 @@ def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any
     }
 
 
+_MARKUP_RE = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|>\s?|[*+-]\s+)|\*\*|__")
+
+
 def one_line(text: str, limit: int = 80) -> str:
-    """The first words of ``text`` on one line, for lists."""
-    flat = " ".join(text.split())
+    """The first words of ``text`` on one line, for lists (without Markdown heading, quote,
+    bullet and bold marks: "### Nheko" reads "Nheko")."""
+    flat = " ".join(_MARKUP_RE.sub("", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
