@@ -356,10 +356,19 @@ def test_short_acronym_names_match_case() -> None:
 # -- the sender: history and usual reporters ---------------------------------------------------
 
 
-def test_usual_reporter_text_names_nothing() -> None:
+def test_usual_reporter_text_names_nothing_is_not_their_project() -> None:
+    # people name what they report on: a text that names nothing is news of something else,
+    # but the department of the sender's project is still the best guess for the section
     got = auto("A new release with lots of bug fixes and a faster startup.", sender=NICO)
+    assert got.project is None
+    assert got.project_reason == f"{NICO} usually reports for Nheko, but the text does not name it"
+    assert got.section == "clients"
+
+
+def test_usual_reporter_naming_their_project_in_passing() -> None:
+    got = auto("A new release with bug fixes, and nheko starts faster.", sender=NICO)
     assert got.project == "nheko"
-    assert got.project_reason == f"{NICO} usually reports for Nheko"
+    assert got.project_reason.startswith(f"{NICO} usually reports for Nheko")
 
 
 def test_usual_reporter_posting_about_something_else() -> None:
@@ -373,10 +382,16 @@ def test_reporters_projects_told_apart_by_a_distinguishing_word() -> None:
     assert '"desktop"' in got.project_reason
 
 
-def test_reporters_projects_plain_variant_when_no_variant_is_named() -> None:
+def test_reporters_projects_newest_variant_when_no_variant_is_named() -> None:
+    # Element Android and Element X Android: the family's newest (last-listed) variant
     got = auto("The new app layout is out, we are watching the feedback.", sender=BENOIT)
-    assert got.project == "element-android"
+    assert got.project == "element-x-android"
     assert "names no variant" in got.project_reason
+
+
+def test_reporters_projects_plain_variant_when_named_so() -> None:
+    got = auto("Element Android: the new app layout is out.", sender=BENOIT)
+    assert got.project == "element-android"
 
 
 def test_reporters_projects_undecided_means_no_project_but_shared_section() -> None:
@@ -451,12 +466,14 @@ def test_history_breaks_a_clear_tie_but_does_not_override_it() -> None:
 
 def test_unknown_history_project_is_ignored() -> None:
     got = auto("A release with bug fixes.", sender=NICO, history="gone-from-config")
-    assert got.project == "nheko"
+    assert got.project is None
+    assert "usually reports for Nheko" in got.project_reason
 
 
 def test_sender_ids_compare_case_insensitively() -> None:
-    got = auto("A release with bug fixes.", sender=NICO.upper().replace("@NICO", "@Nico"))
+    got = auto("A release of nheko.", sender=NICO.upper().replace("@NICO", "@Nico"))
     assert got.project == "nheko"
+    assert "usually reports for Nheko" in got.project_reason
 
 
 # -- sections ----------------------------------------------------------------------------------
@@ -761,20 +778,46 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
     assert is_notice_key("⭕", twim_config)
 
 
-# Measured in auto mode (no editor input) when this test was written: 19/19 and 19/19. The
-# reference post was seen while the rules were designed, so this guards against regressions;
-# it is not an estimate of accuracy on unseen posts. Lower a floor only on purpose.
-PROJECT_FLOOR = 19
-SECTION_FLOOR = 19
+# Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
+# (docs/classification.md has the figures and how they were obtained). They guard against
+# regressions; they are not estimates: the reference post and the dev set were looked at
+# while the rules were designed, the held-out set was not. Lower a floor only on purpose,
+# and say why in the commit. Each row: set, scored entries, right project, right section.
+FLOORS = [
+    ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
+    ("dev", 177, 154, 144),
+    ("heldout", 54, 43, 43),
+]
 
 
-def test_reference_post_accuracy_floor(bench: ModuleType, twim_config: Config) -> None:
-    labels = json.loads((BENCH / "data" / "twim-2022-10-28.json").read_text(encoding="utf-8"))
-    assert len(labels) == 19
+@pytest.mark.parametrize(("name", "total", "project_floor", "section_floor"), FLOORS)
+def test_accuracy_floor(
+    bench: ModuleType,
+    twim_config: Config,
+    name: str,
+    total: int,
+    project_floor: int,
+    section_floor: int,
+) -> None:
+    if name == "reference":
+        files = [BENCH / "data" / "twim-2022-10-28.json"]
+    else:
+        files = bench.label_sets()[name]
+    labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
     score = bench.evaluate(labels, twim_config, "none")
-    assert score.total == 19
-    assert score.project_ok >= PROJECT_FLOOR
-    assert score.section_ok >= SECTION_FLOOR
+    assert score.total == total
+    assert score.project_ok >= project_floor, score
+    assert score.section_ok >= section_floor, score
+
+
+def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
+    # an editor's earlier choices for a sender (the sequential replay) only ever help
+    for files in bench.label_sets().values():
+        labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+        auto_mode = bench.evaluate(labels, twim_config, "none")
+        with_history = bench.evaluate(labels, twim_config, "sequential")
+        assert with_history.project_ok >= auto_mode.project_ok
+        assert with_history.section_ok >= auto_mode.section_ok
 
 
 def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config) -> None:
@@ -782,3 +825,93 @@ def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config)
     built = bench.parse_post(post.read_text(encoding="utf-8"), twim_config, post.name)
     stored = json.loads((BENCH / "data" / "twim-2022-10-28.json").read_text(encoding="utf-8"))
     assert built == stored
+
+
+# -- tricky real cases, on the real TWIM config (excerpts of published posts) -----------------
+
+AINE = "@aine:etke.cc"
+STATS_TEXT = (
+    "collected by [MatrixRooms.info](https://matrixrooms.info/) - an "
+    "[MRS](https://github.com/etkecc/mrs) instance by [etke.cc](https://etke.cc)\n\n"
+    "As of today, `11103` Matrix federateable servers have been discovered."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "sender", "project", "section"),
+    [
+        # the weekly federation stats name two of the sender's projects alike: stats, no project
+        (STATS_TEXT, AINE, None, "stats"),
+        # a name that a hyphenated word extends is another thing (Synapse-Admin is not Synapse)
+        (
+            "### Synapse-Admin Updates\n\nA while back we announced our Synapse-Admin fork, "
+            "and now **Login with Access Token** is here in [etke.cc](https://etke.cc)'s fork.",
+            AINE,
+            "etke",
+            "services",
+        ),
+        # "Hookshot" is matrix-hookshot without its generic "matrix-" prefix
+        (
+            "We shipped a new guide on how to be a developer on Hookshot. Hookshot will now "
+            "ping the homeserver; Synapse v1.132.0 will also support immediate recovery.",
+            "@Half-Shot:half-shot.uk",
+            "matrix-hookshot",
+            "bridges",
+        ),
+        # department news naming a project in passing: "Governing Board elections"
+        (
+            "Voting for the Governing Board elections begins this weekend! Watch your inbox, "
+            "that's where your ballot will be sent. Visit our election center.",
+            "@robinriley:matrix.org",
+            None,
+            "elections",
+        ),
+        # "the" and a lowercase "watch" do not name "Watch The Matrix"
+        (
+            "This week we decided to take a look at the accessibility audits; it is cool to "
+            "watch these tests run on the App Store build.",
+            "@douge:matrix.org",
+            None,
+            "clients",
+        ),
+        # a room link among others is not news of that room's project
+        (
+            "My proposal for a Matrix archiver has been accepted for GSoC 2025. Find me in "
+            "#libretto:ellis.link, #metabrainz:chatbrainz.org and #continuwuity:continuwuity.org",
+            "@jade:ellis.link",
+            None,
+            "gsoc",
+        ),
+        # self-hosting is what a project offers, not news of a hosting service
+        (
+            "Grid is a new mobile app for location sharing. Self-Hosting Ready: whether you "
+            "prefer our server or self-hosting, the maps can also be self-hosted.",
+            "@rezivure:matrix.org",
+            None,
+            "clients",
+        ),
+        # the talks organiser's conference news names their working group in passing
+        (
+            "The CfP is open until June 8th! Submit your talk or workshop idea now!\n\n"
+            "The Events Working Group is organising the Matrix Conference; join the Events WG!",
+            "@kim:sosnowkadub.de",
+            None,
+            "talks",
+        ),
+    ],
+)
+def test_tricky_real_cases(
+    twim_config: Config, text: str, sender: str, project: str | None, section: str
+) -> None:
+    got = Classifier(twim_config).classify(text, sender)
+    assert (got.project, got.section) == (project, section), got
+
+
+def test_sections_without_hints_use_their_title(twim_config: Config) -> None:
+    # "Dept of Non Chat Clients" has no built-in department words: its title is its hint
+    got = Classifier(twim_config).classify(
+        "A new toolbox of non-chat clients for Matrix: whiteboards, calendars and more.",
+        "@someone:example.org",
+    )
+    assert got.section == "non-chat-clients"
+    assert '"Non Chat Clients"' in got.section_reason

@@ -390,7 +390,7 @@ async def test_reload_of_an_imported_config_good_then_broken(world: World) -> No
     assert "projects added: twimbot" in body
     reply = await world.command("!twim projects")
     assert reply["content"]["body"].startswith("133 projects\n")
-    assert "twimbot: twimbot → bots" in reply["content"]["body"]
+    assert "twimbot — name twimbot → Dept of Bots 🤖" in reply["content"]["body"]
     # the new project is live: its text-key reaction places a submission
     event_id = await world.submit(world.alice, SYNAPSE_NEWS.replace("Synapse", "Our bot"))
     await world.editor.react(world.submissions, event_id, "twimbot")

@@ -8,6 +8,7 @@ HTML-escaped before it goes into the HTML.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 
@@ -31,6 +32,13 @@ def reply_notice(
     content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
     content["m.mentions"] = {"user_ids": [mention]} if mention else {}
     return content
+
+
+def text_notice(body: str) -> dict[str, Any]:
+    """A notice of plain text, with the same text as HTML (escaped, line breaks kept)."""
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    formatted = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return notice(body, formatted or "<p></p>")
 
 
 def lines_notice(title: str, lines: list[str]) -> dict[str, Any]:
@@ -68,6 +76,20 @@ def table_notice(
     return notice(body, formatted)
 
 
+def groups_notice(title: str, groups: list[tuple[str | None, list[str]]]) -> dict[str, Any]:
+    """A title and groups of lines, each group a list under its optional heading."""
+    plain: list[str] = [title]
+    formatted = f"<p>{html.escape(title)}</p>"
+    for heading, lines in groups:
+        if heading is not None:
+            plain.append(heading)
+            formatted += f"<p><b>{html.escape(heading)}</b></p>"
+        plain += lines
+        if lines:
+            formatted += "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+    return notice("\n".join(plain), formatted)
+
+
 def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any]:
     return {
         "msgtype": "m.file",
@@ -78,7 +100,11 @@ def file_message(name: str, mxc: str, mimetype: str, size: int) -> dict[str, Any
     }
 
 
+_MARKUP_RE = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|>\s?|[*+-]\s+)|\*\*|__")
+
+
 def one_line(text: str, limit: int = 80) -> str:
-    """The first words of ``text`` on one line, for lists."""
-    flat = " ".join(text.split())
+    """The first words of ``text`` on one line, for lists (without Markdown heading, quote,
+    bullet and bold marks: "### Nheko" reads "Nheko")."""
+    flat = " ".join(_MARKUP_RE.sub("", text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

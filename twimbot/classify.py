@@ -7,19 +7,26 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
 **Project**, strongest evidence first:
 
 1. an explicit tag on the first line: ``### Name``, ``**Name**`` or ``Name:``;
-2. a project the text names *clearly*: whole-word mentions of its name, title or aliases,
-   weighted by place (first line, bold or heading), plus a link to its website (or to a URL
-   or room whose name is the project's). Score ≥ 2: named in the first line, in bold, twice,
-   or linked. A sender who usually reports for a *section* (spec, talks, stats…) names other
-   people's projects in passing, so for them a project they do not report for must be named
-   prominently (score ≥ 5);
+2. a project the text names *clearly*: whole-word mentions of its name, title, aliases or
+   short name ("Hookshot" of "matrix-hookshot"), weighted by place (first line, bold or
+   heading), plus a link to its website (or to a URL whose path is the project's name).
+   Score ≥ 2: named in the first line, in bold, three times, or linked; a name only repeated
+   in the body, by someone who does not report for it, is a passing mention. When the text
+   is clearly about a department (the sender usually reports for a section, or its hints
+   clearly outweigh those of the project's own department) a project of another department
+   must be named prominently (score ≥ 5): "Governing Board elections" is election news. A
+   clearly named project the sender usually reports for wins over the other clear names.
 3. the project an editor last assigned to this sender;
-4. the sender's ``usual_reporters`` entries. Several are told apart by what the text says: a
-   mention, a word only one of their names has ("desktop" for "Element Web/Desktop"), or no
-   variant word at all ("Element Android", not "Element X Android");
-5. a lone passing mention.
+4. the sender's ``usual_reporters`` entries, when the text names one of them (even in
+   passing) or tells them apart by a word only one of their names has ("desktop" for
+   "Element Web/Desktop"). Variants of one family ("Element Android", "Element X Android")
+   that the text does not tell apart give the newest, last-listed one. A text that names
+   none of the sender's projects is news of something else: measured on real posts, such
+   guesses were always wrong, so it gets no project (its department still guides the
+   section);
+5. a lone passing mention (a room link among others is not one).
 
-Ties leave the project empty. The guesses of rules 4 and 5 yield to clear evidence about the
+Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
 section: when the sender usually reports for a section, or the section hints clearly point to
 one, that is not the project's default section, the project is dropped (an Element staffer's
 spec update is not Element news). SPEC §6 does the same for an editor's section.
@@ -30,14 +37,17 @@ else the section all the equally likely projects share; else the best weak hint;
 ``fallback_section`` (reason ``fallback: …``).
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
-TWIM/hebbot department names), so that an imported hebbot config also sorts entries of
-projects it does not know; ``hints: []`` turns that off for a section.
+TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
+an imported hebbot config also sorts entries of projects it does not know; ``hints: []``
+turns that off for a section. Accuracy on real posts is measured by
+``bench/classify_accuracy.py`` (see docs/classification.md).
 
-Matching is Unicode-aware and case-insensitive, with two guards against common words: an
-all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``)
-counts half and alone can never make a project clear, and names of three characters or less,
-or short acronyms (``MAS``), must match their case. Names are escaped before they become
-patterns, so any configured name is safe (``C++``, ``< polycule >``, ``Rory&::LibMatrix``).
+Matching is Unicode-aware and case-insensitive, with guards against common words: an
+all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``),
+or a name that a hyphenated word extends ("Synapse-Admin" is not Synapse), counts half and
+alone can never make a project clear, and names of three characters or less, or short
+acronyms (``MAS``), must match their case. Names are escaped before they become patterns, so
+any configured name is safe (``C++``, ``< polycule >``, ``Rory&::LibMatrix``).
 
 Classifying is cheap (about a millisecond for a long entry against the 132 TWIM projects,
 linear time on hostile input): a config is compiled once into a :class:`Classifier` (cached
@@ -78,21 +88,27 @@ def _hints(words: str) -> tuple[str, ...]:
 DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     "spec": _hints(
         "spec|specification|spec update|Matrix Spec Change|MSC|MSCs|Spec Core Team|SCT|FCP"
-        "|final comment period|proposal|room version|IETF|MIMI"
+        "|final comment period|IETF|MIMI"
     ),
     "talks": _hints(
         "talk|meetup|meet-up|conference|FOSDEM|presentation|slides|keynote|workshop|devroom"
         "|lightning talk|speaker|webinar|livestream|podcast|booth|Matrix Conference"
     ),
     "wgs": _hints("working group|WG"),
-    "status": _hints("Foundation|Governing Board|Guardians|annual report|membership"),
+    "status": _hints(
+        "Foundation|Governing Board|Guardians|annual report|membership|Silver member|Gold member"
+        "|Platinum member|Associate member|Managing Director|post-mortem|postmortem|outage"
+    ),
     "elections": _hints("election|candidate|ballot|voting|nomination"),
     "social": _hints("social good|nonprofit|non-profit|NGO|charity|humanitarian"),
     "tns": _hints(
         "Trust & Safety|Trust and Safety|T&S|moderation|moderator|abuse|spam|policy list"
         "|ban list|CSAM"
     ),
-    "gsoc": _hints("GSoC|Google Summer of Code|Outreachy|research|thesis|student"),
+    "gsoc": _hints(
+        "GSoC|Google Summer of Code|Outreachy|research|thesis|student|PhD|academic|academia"
+        "|university"
+    ),
     "p2p": _hints("P2P|peer-to-peer|mesh network"),
     "servers": _hints("homeserver implementation|server implementation|federation"),
     "homeserver-deployment": _hints(
@@ -103,12 +119,13 @@ DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     ),
     "clients": _hints(
         "client|app|Android|iOS|desktop|macOS|Flatpak|F-Droid|App Store|Play Store|TestFlight"
-        "|messenger"
+        "|messenger|UI|UX|room list|user interface|dark mode|accessibility|screen reader"
     ),
     "widgets": _hints("widget"),
     "voip": _hints("VoIP|video call|voice call|group call|WebRTC|LiveKit|MatrixRTC|Jitsi"),
     "encryption": _hints(
         "encryption|E2EE|end-to-end|cross-signing|Olm|Megolm|MLS|key backup|cryptography"
+        "|decrypt|decryption|unable to decrypt|UTD"
     ),
     "sdks": _hints("SDK|library|framework|bindings|crate|npm|PyPI"),
     "ops": _hints("monitoring|Prometheus|Grafana|admin tool|administration|sysadmin"),
@@ -118,14 +135,21 @@ DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
     "eventvideos": _hints("recording|YouTube|PeerTube"),
     "projects": _hints("project|side project|prototype|proof of concept|fork|forked|plugin"),
     "build": _hints("built on Matrix|built with Matrix|powered by Matrix"),
-    "guides": _hints("guide|tutorial|how-to|howto|walkthrough|documentation"),
+    "guides": _hints("guide|tutorial|howto|walkthrough|documentation"),
     "hackathons": _hints("hackathon|hackfest|game jam"),
     "jobs": _hints("hiring|job opening|job offer|vacancy"),
-    "news": _hints("in the news|article|press release|journalist|newspaper|magazine"),
+    "news": _hints(
+        "in the news|in the press|press coverage|article|press release|journalist|newspaper"
+        "|magazine"
+    ),
     "room-of-the-week": _hints("room of the week"),
-    "stats": _hints("federation stats|statistics"),
+    "stats": _hints("federation stats|statistics|stats"),
     "thoughts": _hints("final thoughts"),
 }
+
+# Words that contain a department word but say nothing of the department: self-hosting is
+# what a project offers, not news of a hosting service. They take their span from the hints.
+NEUTRAL_HINTS: Final = _hints("self-hosting|self-hosted|self-host|selfhosted|selfhosting")
 
 # Project scores (see _Evidence.score). CLEAR: named in the first line, in bold, twice, or
 # linked. PROMINENT: what a section's usual reporter needs to file under a project.
@@ -135,7 +159,7 @@ PROMINENT: Final = 5.0
 # OVERRIDE, with a LEAD over the hints of the sender's own section, beats the section the
 # sender usually reports for: a talks organiser's Foundation news is not a talk.
 HINTS_SURE: Final = 2.0
-HINTS_OVERRIDE: Final = 4.0
+HINTS_OVERRIDE: Final = 3.0
 HINTS_LEAD: Final = 2.0
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
@@ -159,6 +183,7 @@ _MXID_RE = re.compile(r"(?<![\w/])[@#!][^\s:@#!/]+:[A-Za-z0-9.\-]+(?::\d+)?")
 # Bounded: a name in bold is short, and unbounded lazy spans are quadratic on "__a __a …".
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.{1,200}?)(?<=\S)\*\*|__(?=\S)(.{1,200}?)(?<=\S)__")
 _HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
+_DERIVED_RE = re.compile(r"[-_][^\W_]")
 _TAG_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _TAG_BOLD_RE = re.compile(r"^(\*\*|__)(.+?)\1")
 _TAG_COLON_RE = re.compile(r"^([^:\n]{2,60}?)[ \t]*:(?:[ \t]|$)")
@@ -183,6 +208,12 @@ def _user_key(user_id: str) -> str:
     return user_id.strip().casefold()
 
 
+# Words that tell no project apart ("Watch The Matrix" is not named by "the").
+_STOP_WORDS: Final = frozenset(
+    ["a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"]
+)
+
+
 def _name_words(text: str, *, compounds: bool = True) -> set[str]:
     """Words of a name for telling projects apart: its parts, and its whole compounds."""
     out: set[str] = set()
@@ -190,7 +221,22 @@ def _name_words(text: str, *, compounds: bool = True) -> set[str]:
         if compounds:
             out.add(match.group(0))
         out.update(_WORD_RUN_RE.findall(match.group(0)))
-    return out
+    return out - _STOP_WORDS
+
+
+def _capital_words(project: Project) -> frozenset[str]:
+    """The head word of a capitalised many-word title ("Watch" of "Watch The Matrix"): a
+    proper name, so only a capitalised occurrence in a text names it ("watch these tests
+    run" does not). Later words are qualifiers that texts write in lowercase too ("the
+    desktop version" does say Element Web/Desktop)."""
+    heads: set[str] = set()
+    lower: set[str] = set()
+    for label in (project.title, *project.aliases):
+        words = _WORD_RUN_RE.findall(_nfc(label))
+        if len(words) > 1 and any(ch.isupper() for ch in words[0]):
+            heads.add(words[0].casefold())
+        lower.update(w.casefold() for w in words if w.islower())
+    return frozenset(heads - lower)
 
 
 def _text_words(folded: str) -> frozenset[str]:
@@ -301,8 +347,50 @@ def _slash_variants(title: str) -> list[str]:
     return [f"{head} {alt}".strip() for alt in words[-1].split("/") if alt]
 
 
+_DEPT_RE = re.compile(r"^\W*(?:(?:dept|department)\.?\s+of\s+)?(?:the\s+)?", re.IGNORECASE)
+
+
+def _title_hints(title: str) -> tuple[str, ...]:
+    """A section's title as its hint when nothing else is known: "Dept of Non Chat Clients 🎛️"
+    → "Non Chat Clients". Only the whole phrase, since single title words ("Room", "Week",
+    "Good") are ordinary words."""
+    words = _WORD_RUN_RE.findall(_DEPT_RE.sub("", _nfc(title)))
+    phrase = " ".join(words)
+    return (phrase,) if len(words) > 1 or len(phrase) >= 3 else ()
+
+
 def _project_aliases(project: Project) -> list[str]:
     return [project.name, project.title, *project.aliases, *_slash_variants(project.title)]
+
+
+_GENERIC_PREFIX_RE = re.compile(r"^matrix[\s_\-]+(?=\S)", re.IGNORECASE)
+_SHORT_NAME: Final = 4
+
+
+def _short_names(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
+    """Names without the generic word "matrix" they start with: "Hookshot" of
+    "matrix-hookshot", "Dart SDK" of "Matrix Dart SDK".
+
+    Contributors drop the prefix when they write about their own project. The short form is
+    written capitalised ("Hookshot") so that, like any capitalised name, an all-lowercase
+    occurrence ("a commit", "highlight") only counts half and alone never makes a project
+    clear. Short forms that another project's name already is, or that several projects
+    share, or that have fewer than four letters, are left out.
+    """
+    found: dict[str, set[int]] = {}
+    shown: dict[str, str] = {}
+    for i, project in enumerate(projects):
+        for label in (project.name, project.title):
+            rest = _GENERIC_PREFIX_RE.sub("", _nfc(label).strip(), count=1)
+            if rest == label.strip() or len(_loose(rest)) < _SHORT_NAME:
+                continue
+            key = _key(rest)
+            if key in exact:
+                continue
+            found.setdefault(key, set()).add(i)
+            if key not in shown or rest[:1].isupper():
+                shown[key] = rest[:1].upper() + rest[1:]
+    return {shown[k]: sorted(v) for k, v in found.items() if len(v) == 1}
 
 
 def _extension_prefixes(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
@@ -371,6 +459,7 @@ class _Doc:
     emphasis: tuple[tuple[int, int], ...]  # bold spans and heading lines
     starts: Mapping[str, list[int]]
     words: frozenset[str]
+    capitalised: frozenset[str]  # casefolded words the text writes with a capital at least once
 
     @classmethod
     def parse(cls, text: str) -> _Doc:
@@ -419,6 +508,9 @@ class _Doc:
             emphasis=tuple(emphasis),
             starts=_word_starts(plain),
             words=_text_words(folded),
+            capitalised=frozenset(
+                w.casefold() for w in _WORD_RUN_RE.findall(plain) if any(c.isupper() for c in w)
+            ),
         )
 
     def emphasised(self, pos: int) -> bool:
@@ -467,12 +559,15 @@ def _hits(term: _Term, matches: Iterable[re.Match[str]], doc: _Doc) -> list[_Hit
     hits: list[_Hit] = []
     for match in matches:
         found = match.group(0)
+        # "Synapse-Admin", "synapse-http-antispam": a name that a hyphenated word extends is
+        # another thing named after it (a longer configured name would have matched whole).
+        derived = _DERIVED_RE.match(doc.plain, match.end()) is not None
         hits.append(
             _Hit(
                 term=term,
                 start=match.start(),
                 end=match.end(),
-                proper=not term.capitalised or any(ch.isupper() for ch in found),
+                proper=not derived and (not term.capitalised or any(ch.isupper() for ch in found)),
                 first=doc.first[0] <= match.start() < doc.first[1],
                 emphasis=doc.emphasised(match.start()),
                 text=found,
@@ -502,6 +597,7 @@ class _Evidence:
     position: int = -1
     website: bool = False
     slug: str = ""
+    path: bool = False  # the slug is in a web address, not (only) a room's name
     per_label: dict[str, int] = field(default_factory=dict)
     per_label_weight: dict[str, float] = field(default_factory=dict)
 
@@ -591,14 +687,20 @@ class Classifier:
             key = _key(alias)
             self._aliases[key] = tuple(dict.fromkeys((*self._aliases.get(key, ()), *idxs)))
         prefixes = _extension_prefixes(self.projects, set(self._aliases))
-        self._terms = _index(_build_terms([*named, *prefixes.items()], hint=False))
+        short = _short_names(self.projects, set(self._aliases) | {_key(k) for k in prefixes})
+        for alias, owners in short.items():
+            self._aliases.setdefault(_key(alias), tuple(owners))
+        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items(), *short.items()]
+        self._terms = _index(_build_terms(terms, hint=False))
 
         hints: list[tuple[str, tuple[int, ...]]] = []
         for i, section in enumerate(self.sections):
             words: Sequence[str] = section.hints
             if default_hints and "hints" not in section.model_fields_set:
-                words = DEFAULT_HINTS.get(section.name, ())
+                words = DEFAULT_HINTS.get(section.name) or _title_hints(section.title)
             hints += [(h, (i,)) for h in words]
+        if default_hints:
+            hints += [(h, ()) for h in NEUTRAL_HINTS]
         self._hint_terms = _index(_build_terms(hints, hint=True))
 
         self._sites = sorted(
@@ -628,6 +730,7 @@ class Classifier:
         self._words = [
             frozenset(w for w in ws if frequency[w] < _COMMON_WORD_PROJECTS) for ws in all_words
         ]
+        self._capitals = [_capital_words(p) for p in self.projects]
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -638,7 +741,7 @@ class Classifier:
         doc = _Doc.parse(text)
         hints = self._hint_evidence(doc)
         pull = self._section_pull(sender, hints)
-        pick = self._pick_project(doc, sender, last_editor_project, pull)
+        pick = self._pick_project(doc, sender, last_editor_project, pull, hints)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
@@ -671,7 +774,7 @@ class Classifier:
         if lead is not None and not doc.plain[doc.first[0] : lead.start].strip(_MARKUP):
             for i in lead.term.targets:
                 found[i].lead = True
-        slugs = list(doc.room_slugs)
+        slugs = [(slug, True) for slug in doc.room_slugs]
         for url in doc.urls:
             site = _site_key(url)
             if site is not None:
@@ -680,11 +783,13 @@ class Classifier:
                 for k, i in matching:
                     if len(k) == len(matching[0][0]):
                         found.setdefault(i, _Evidence()).website = True
-            slugs += _url_slugs(url)
-        for slug in slugs:
+            room = "matrix.to/#/#" in url
+            slugs += [(slug, room) for slug in _url_slugs(url)]
+        for slug, room in slugs:
             for i in self._aliases.get(_key(slug), ()):
                 evidence = found.setdefault(i, _Evidence())
                 evidence.slug = evidence.slug or slug
+                evidence.path = evidence.path or not room
         return found
 
     def _tag(self, doc: _Doc) -> _Pick | None:
@@ -704,7 +809,12 @@ class Classifier:
         return None
 
     def _pick_project(
-        self, doc: _Doc, sender: str, last_editor_project: str | None, pull: _Pull | None
+        self,
+        doc: _Doc,
+        sender: str,
+        last_editor_project: str | None,
+        pull: _Pull | None,
+        hints: dict[int, _Evidence],
     ) -> _Pick:
         tagged = self._tag(doc)
         if tagged is not None:
@@ -716,14 +826,41 @@ class Classifier:
         # 1. clearly named (by a section's usual reporter: prominently, or one of their own)
         def eligible(i: int) -> bool:
             bar = CLEAR
-            if pull is not None and pull.sender and i not in reporting:
-                bar = CLEAR if self._conflict(i, pull) is None else PROMINENT
-            return evidence[i].score >= bar
+            # Someone's department news names other projects in passing ("Governing Board
+            # elections", "thanks to Element, our sponsor"): only a prominent name makes it
+            # that project's news. The department is the sender's habit, or hints that
+            # clearly outweigh those of the project's own department.
+            if (
+                pull is not None
+                and i not in reporting
+                and self._conflict(i, pull) is not None
+                and (pull.sender or self._outweighs(pull.section, i, hints))
+            ):
+                bar = PROMINENT
+            e = evidence[i]
+            placed = e.first or e.emphasis or e.linked or e.lead
+            if not placed and e.proper < 3 and i not in reporting:
+                return False
+            return e.score >= bar
 
         clear = [i for i in evidence if eligible(i)]
+        # A project the sender usually reports for, named clearly, is what the text is about;
+        # the other clear names are what it builds on or works with.
+        own = [i for i in clear if i in reporting]
+        clear = own or clear
         if clear:
             best = max(evidence[i].score for i in clear)
             top = sorted(i for i in clear if evidence[i].score == best)
+            # Several names, equally clear, from someone who usually reports for a section:
+            # their department's news naming what it is made with ("collected by
+            # MatrixRooms.info, an MRS instance by etke.cc"). No habit breaks that tie.
+            if (
+                len(top) > 1
+                and pull is not None
+                and pull.sender
+                and all(self._conflict(i, pull) is not None for i in top)
+            ):
+                return _Pick(None, f"names {self._titles(top)} alike, and {pull.reason}")
             chosen = self._break_tie(top, reporting, history)
             if chosen is not None:
                 return _Pick(chosen, evidence[chosen].describe())
@@ -743,7 +880,8 @@ class Classifier:
             return self._from_reporters(sender, reporting, evidence, doc, pull)
 
         # 4. a lone passing mention, unless the section evidence points elsewhere
-        named = [i for i, e in evidence.items() if e.proper or e.linked]
+        # (a link to a room named like a project, among other rooms, is not enough)
+        named = [i for i, e in evidence.items() if e.proper or e.website or e.path]
         if len(named) == 1:
             only = named[0]
             conflict = self._conflict(only, pull)
@@ -772,7 +910,19 @@ class Classifier:
         doc: _Doc,
         pull: _Pull | None,
     ) -> _Pick:
-        mentioned = [i for i in reporting if i in evidence]
+        # A passing mention of one of their projects does not outweigh a department the
+        # sender usually reports for ("the Events Working Group is organising the conference").
+        mentioned = [
+            i
+            for i in reporting
+            if i in evidence
+            and (
+                evidence[i].score >= CLEAR
+                or pull is None
+                or not pull.sender
+                or self._conflict(i, pull) is None
+            )
+        ]
         if mentioned:
             best = max(evidence[i].score for i in mentioned)
             mentioned = [i for i in mentioned if evidence[i].score == best]
@@ -791,7 +941,12 @@ class Classifier:
                 tuple(candidates),
             )
         reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
-        conflict = None if chosen in evidence else self._conflict(chosen, pull)
+        if chosen not in mentioned and not why:
+            # The sender's one project, and the text names it nowhere: people name what they
+            # report on, so this is news of something else (measured: such guesses were
+            # wrong every time). Its department is still a fair guess for the section.
+            return _Pick(None, f"{reason}, but the text does not name it", (chosen,))
+        conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
             return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
         return _Pick(chosen, reason)
@@ -801,7 +956,14 @@ class Classifier:
         if len(candidates) == 1:
             return candidates[0], ""
         shared = frozenset.intersection(*(self._words[i] for i in candidates))
-        said = {i: (self._words[i] - shared) & doc.words for i in candidates}
+        said = {
+            i: {
+                w
+                for w in (self._words[i] - shared) & doc.words
+                if w not in self._capitals[i] or w in doc.capitalised
+            }
+            for i in candidates
+        }
         most = max(len(s) for s in said.values())
         if most > 0:
             winners = [i for i in candidates if len(said[i]) == most]
@@ -809,13 +971,21 @@ class Classifier:
                 words = ", ".join(f'"{w}"' for w in sorted(said[winners[0]]))
                 return winners[0], f" ({words} named)"
             return None, ""
-        # No distinguishing word at all: the plain project whose name every other one extends
-        # ("Element Android" of "Element X Android"), not one of its variants.
+        # No distinguishing word at all, and the names are variants of one family ("Element
+        # Android", "Element X Android"): the newest variant, the last one the config lists.
+        # Configs grow by appending, and a team reports on the app it is building now.
         parts = {i: self._parts[i] for i in candidates}
         plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
         if len(plain) == 1:
-            return plain[0], " (the text names no variant)"
+            return max(candidates), " (the text names no variant: the newest)"
         return None, ""
+
+    def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
+        """Whether the hints of ``section`` clearly outweigh those of the project's section."""
+        score = hints[section].hint_score if section in hints else 0.0
+        home = self._section_index.get(self.projects[project].default_section or "")
+        home_score = hints[home].hint_score if home is not None and home in hints else 0.0
+        return score >= max(HINTS_OVERRIDE, home_score + HINTS_LEAD)
 
     def _conflict(self, project: int, pull: _Pull | None) -> str | None:
         """Why ``pull`` speaks against ``project``, if its section is not the project's."""

@@ -7,6 +7,7 @@ reply (plain body plus HTML). A bad argument is a one-line usage hint, never a t
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
@@ -20,7 +21,7 @@ from twimbot import chat, classify, draft
 from twimbot.config import Config
 from twimbot.draft import Draft
 from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
-from twimbot.handlers import describe, effective_assignment
+from twimbot.handlers import describe, effective_assignment, is_editor
 from twimbot.store import CommandRow, MediaRow, Store, SubmissionRow
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Spec:
 
 
 def _text(body: str) -> Reply:
-    return [chat.notice(body)]
+    return [chat.text_notice(body)]
 
 
 def _number(arg: str) -> int:
@@ -112,13 +113,8 @@ class Commands:
         return await spec.handler(self, cmd, args)
 
     def _is_editor(self, user_id: str) -> bool:
-        if user_id in self.config.editors:
-            return True
-        threshold = self.config.editor_power_level
-        room = self.bot.editors_room
-        if threshold is None or room is None:
-            return False
-        return bool(self.bot.matrix.snapshot(room).level(user_id) >= threshold)
+        room = self.bot.editors_room or self.config.rooms.editors
+        return is_editor(self.config, self.bot.matrix.snapshot(room), user_id)
 
     async def _post(self, arg: str) -> SubmissionRow:
         number = _number(arg)
@@ -147,7 +143,7 @@ class Commands:
         from twimbot.status import edition_status
 
         report = await edition_status(self.store, self.config)
-        return [chat.lines_notice(report.title, report.lines)]
+        return [chat.groups_notice(report.title, report.groups)]
 
     async def list_entries(self, cmd: CommandRow, args: list[str]) -> Reply:
         edition = await self.store.open_edition()
@@ -179,20 +175,34 @@ class Commands:
             if m.submission_id == sub.id
         ]
         revisions = await self.store.revisions(sub.id)
-        lines = [
-            f"from {sub.sender_name} ({sub.sender}), event {sub.event_id}",
-            f"project: {assignment.project.name or 'none'} ({assignment.project.source.value}:"
-            f" {assignment.project.reason})",
-            f"section: {assignment.section.name} ({assignment.section.source.value}:"
-            f" {assignment.section.reason})",
-            f"revisions: {len(revisions)}; status: "
-            + ("deleted" if sub.redacted else "dropped" if sub.dropped else "in the draft"),
+        project = self.config.project(assignment.project.name or "")
+        section = self.config.section(assignment.section.name or "") or self.config.fallback
+        state = "deleted by its author" if sub.redacted else "dropped" if sub.dropped else "in"
+        fields = [
+            ("from", f"{sub.sender_name} ({sub.sender})"),
+            (
+                "project",
+                f"{project.title if project else 'none'} — {assignment.project.source.value}:"
+                f" {assignment.project.reason}",
+            ),
+            (
+                "section",
+                f"{section.title}{' (unsorted)' if assignment.unsorted else ''} —"
+                f" {assignment.section.source.value}: {assignment.section.reason}",
+            ),
+            ("draft", f"{state} the draft; {len(revisions)} revision(s); event {sub.event_id}"),
         ]
-        lines += [
-            f"media: {m.kind} {m.body or m.mxc} ({m.status}, {m.attach_source})" for m in media_rows
-        ]
-        body = f"post {sub.number}\n" + "\n".join(lines) + "\n\n" + sub.text
-        return [chat.notice(body)]
+        if media_rows:
+            for m in media_rows:
+                fields.append(("media", f"{m.label} ({m.status}, attached by {m.attach_source})"))
+        else:
+            fields.append(("media", "none"))
+        title = f"post {sub.number}"
+        plain = "\n".join([title, *(f"{k}: {v}" for k, v in fields), "", sub.text])
+        rows = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in fields)
+        quoted = html.escape(sub.text).replace("\n", "<br>")
+        formatted = f"<p><b>{title}</b></p><ul>{rows}</ul><blockquote>{quoted}</blockquote>"
+        return [chat.notice(plain, formatted)]
 
     async def _mark(self, cmd: CommandRow, args: list[str], kind: str) -> Reply:
         sub = await self._post(args[0])
@@ -200,6 +210,11 @@ class Commands:
             raise CommandError(f"post {sub.number} belongs to a published edition")
         name = " ".join(args[1:])
         value: str | None
+        if name.lower() == "auto":
+            # withdraw the editors' choices of this kind: the automatic one applies again
+            async with self.store.transaction():
+                await self.store.clear_marks(sub.id, kind)
+            return _text(await self._line(sub))
         if kind == "project":
             if name.lower() in ("none", "-"):
                 value = None
@@ -379,15 +394,25 @@ class Commands:
         return replies
 
     async def projects(self, cmd: CommandRow, args: list[str]) -> Reply:
+        def section_title(name: str | None) -> str:
+            section = self.config.section(name or "")
+            return section.title if section is not None else "no default section"
+
         lines = [
-            f"{p.emoji or '·'} {p.name}: {p.title} → {p.default_section or 'no section'}"
+            f"{p.title} — name {p.name}"
+            + (f", key {p.emoji}" if p.emoji and p.emoji not in (p.name, p.title) else "")
+            + f" → {section_title(p.default_section)}"
             for p in self.config.projects
         ]
         return [chat.lines_notice(f"{len(lines)} projects", lines)]
 
     async def sections(self, cmd: CommandRow, args: list[str]) -> Reply:
         ordered = sorted(self.config.sections, key=lambda s: (s.order, s.name))
-        lines = [f"{s.emoji or '·'} {s.name}: {s.title} (order {s.order})" for s in ordered]
+        lines = [
+            f"{s.title} — name {s.name}"
+            + (f", key {s.emoji}" if s.emoji and s.emoji not in s.title else "")
+            for s in ordered
+        ]
         return [chat.lines_notice(f"{len(lines)} sections", lines)]
 
     async def pings(self, cmd: CommandRow, args: list[str]) -> Reply:
@@ -499,9 +524,19 @@ TABLE: dict[str, Spec] = {
         "show N", "one entry with its text, sender, project, section and media", Commands.show, 1, 1
     ),
     "project": Spec(
-        "project N NAME", "set the project of post N (NAME or none)", Commands.project, 2, None
+        "project N NAME",
+        "set the project of post N: a name, title or emoji key; none; or auto to undo",
+        Commands.project,
+        2,
+        None,
     ),
-    "section": Spec("section N NAME", "set the section of post N", Commands.section, 2, None),
+    "section": Spec(
+        "section N NAME",
+        "set the section of post N: a name, title or emoji key; or auto to undo",
+        Commands.section,
+        2,
+        None,
+    ),
     "drop": Spec("drop N", "leave post N out of the draft", Commands.drop, 1, 1),
     "restore": Spec("restore N", "put a dropped post back", Commands.restore, 1, 1),
     "attach": Spec(

@@ -51,6 +51,18 @@ POST_N_RE = re.compile(r"^post[_ ]?(\d{1,6})$", re.IGNORECASE)
 PING_MAX_AGE_MS = 10 * 60 * 1000
 
 
+def is_editor(config: Config, editors_room: RoomSnapshot | None, user_id: str) -> bool:
+    """SPEC §6: the users in ``editors``, and, only when ``editor_power_level`` is set, the
+    members of the editors room at or above it (room creators of room version 12 and later
+    have unlimited power, which the snapshot shows as a huge level)."""
+    if user_id in config.editors:
+        return True
+    threshold = config.editor_power_level
+    if threshold is None or editors_room is None:
+        return False
+    return editors_room.level(user_id) >= threshold
+
+
 @dataclass
 class Context:
     """What handlers know besides the store: config, identity, rooms, the clock."""
@@ -68,13 +80,7 @@ class Context:
     joined_at: dict[str, int] = field(default_factory=dict)
 
     def is_editor(self, user_id: str) -> bool:
-        if user_id in self.config.editors:
-            return True
-        threshold = self.config.editor_power_level
-        if threshold is None:
-            return False
-        snap = self.rooms.get(self.editors_room)
-        return snap is not None and snap.level(user_id) >= threshold
+        return is_editor(self.config, self.rooms.get(self.editors_room), user_id)
 
     def name_of(self, room_id: str, user_id: str) -> str:
         snap = self.rooms.get(room_id)

@@ -15,8 +15,19 @@ from twimbot.store import Store
 
 @dataclass(frozen=True)
 class Report:
+    """A title and groups of lines; a group may have a heading ("Unsorted:")."""
+
     title: str
-    lines: list[str]
+    groups: list[tuple[str | None, list[str]]]
+
+    @property
+    def lines(self) -> list[str]:
+        out: list[str] = []
+        for heading, lines in self.groups:
+            if heading is not None:
+                out.append(heading)
+            out += lines
+        return out
 
     def text(self) -> str:
         return "\n".join([self.title, *self.lines])
@@ -54,13 +65,16 @@ async def edition_status(store: Store, config: Config) -> Report:
         f"Edition {edition.id} for {day.isoformat()} (opened {_at(edition.opened_at)}):"
         f" {len(active)} entries, {len(unsorted)} unsorted, {len(media)} media"
     )
-    lines: list[str] = []
     order = {s.title: (s.order, s.name) for s in [*config.sections, config.fallback]}
-    for name, count in sorted(per_section.items(), key=lambda kv: order.get(kv[0], (0, kv[0]))):
-        lines.append(f"{name}: {count}")
+    counts = [
+        f"{name}: {count}"
+        for name, count in sorted(per_section.items(), key=lambda kv: order.get(kv[0], (0, kv[0])))
+    ]
+    groups: list[tuple[str | None, list[str]]] = [(None, counts)]
     if unsorted:
-        lines.append("Unsorted:")
-        lines += unsorted
+        groups.append(("Unsorted:", unsorted))
+    lines: list[str] = []
+    groups.append((None, lines))
     hidden = len(subs) - len(active)
     if hidden:
         lines.append(f"not in the draft: {hidden} (deleted or dropped)")
@@ -70,7 +84,7 @@ async def edition_status(store: Store, config: Config) -> Report:
     outbox = await store.outbox_count()
     if outbox:
         lines.append(f"messages waiting to be sent: {outbox}")
-    return Report(title, lines)
+    return Report(title, groups)
 
 
 async def edition_lines(store: Store, config: Config) -> list[str]:

@@ -645,6 +645,13 @@ class Store:
         mark: Mark = _row(Mark, row)
         return mark
 
+    async def clear_marks(self, submission_id: int, kind: str) -> int:
+        """Withdraw every live editor mark of ``kind`` on a submission (``!twim … auto``)."""
+        return await self._exec(
+            "UPDATE marks SET removed = 1 WHERE submission_id = ? AND kind = ? AND removed = 0",
+            (submission_id, kind),
+        )
+
     async def active_marks(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Mark]]:
         """Per submission, the newest live mark of each kind."""
         ids = list(submission_ids)
