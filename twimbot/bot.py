@@ -204,6 +204,8 @@ class Bot:
                 await self.matrix.join(room_id)
             except MatrixError as err:
                 log.warning("cannot join %s (%s); will join when invited", ref, err)
+                continue
+            log.info("in %s (%s) as the %s room", ref, room_id, role)
         self.roles = {rid: RoomRoles(**flags) for rid, flags in roles.items()}
 
     # -- the loop --------------------------------------------------------------------

@@ -227,6 +227,15 @@ class Handlers:
                 room_id, "m.room.message", chat.reply_notice(text, in_reply_to=event_id)
             )
         assignment = await effective_assignment(self.store, self.config, sub)
+        log.info(
+            "stored post %d of edition %d from %s (%s, via %s): %s",
+            sub.number,
+            edition.id,
+            sender,
+            event_id,
+            candidate.via,
+            describe(self.config, assignment),
+        )
         await self.store.enqueue(
             self.ctx.editors_room,
             "m.room.message",
