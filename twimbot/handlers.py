@@ -36,6 +36,7 @@ from twimbot.matrix import RoomSnapshot
 from twimbot.model import Assignment, Source
 from twimbot.store import (
     CommandRow,
+    Mark,
     MediaRow,
     MessageRow,
     PingRecord,
@@ -94,6 +95,11 @@ class Context:
 
 async def effective_assignment(store: Store, config: Config, sub: SubmissionRow) -> Assignment:
     marks = (await store.active_marks([sub.id])).get(sub.id, {})
+    return resolve_marks(sub, config, marks)
+
+
+def resolve_marks(sub: SubmissionRow, config: Config, marks: dict[str, Mark]) -> Assignment:
+    """A submission's project and section given its live editor marks (by kind)."""
     project_mark = marks.get("project")
     section_mark = marks.get("section")
     return classify.resolve(
@@ -226,7 +232,8 @@ class Handlers:
             await self.store.enqueue(
                 room_id, "m.room.message", chat.reply_notice(text, in_reply_to=event_id)
             )
-        assignment = await effective_assignment(self.store, self.config, sub)
+        # A submission made just now has no editor marks yet: no need to look them up.
+        assignment = classify.resolve(sub.classification, self.config, None, None)
         log.info(
             "stored post %d of edition %d from %s (%s, via %s): %s",
             sub.number,
