@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twimbot import chat, classify, ping
 from twimbot.config import Config, Project, Section, normalize_key
@@ -32,7 +33,6 @@ from twimbot.ingest import (
     make_candidate,
     match_trigger,
 )
-from twimbot.matrix import RoomSnapshot
 from twimbot.model import Assignment, Source
 from twimbot.store import (
     CommandRow,
@@ -44,6 +44,9 @@ from twimbot.store import (
     Store,
     SubmissionRow,
 )
+
+if TYPE_CHECKING:  # at runtime only the bot needs nio; `twimbot status` must not load it
+    from twimbot.matrix import RoomSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -225,10 +225,16 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: Path | str, *, migrate_schema: bool = True) -> Store:
+    async def open(
+        cls, path: Path | str, *, migrate_schema: bool = True, check_integrity: bool = True
+    ) -> Store:
         """Open (creating if needed) and migrate the database at ``path``.
 
-        A file that is not a healthy SQLite database is refused and left untouched.
+        A file that is not a healthy SQLite database is refused and left untouched. The
+        integrity check reads the whole file (about 1 s per GB, measured in bench/), which is
+        right once at the bot's start but not for every ``twimbot draft`` or ``status``:
+        ``check_integrity=False`` skips it; a damaged file then still fails with a
+        :class:`StoreError` as soon as SQLite meets the damage.
         """
         path = Path(path)
         existed = path.exists() and path.stat().st_size > 0
@@ -243,7 +249,7 @@ class Store:
         db.row_factory = sqlite3.Row
         store = cls(db, path)
         try:
-            if existed:
+            if existed and check_integrity:
                 await store._check_integrity()
             await db.execute("PRAGMA busy_timeout = 5000")
             async with db.execute("PRAGMA journal_mode = WAL") as cur:
