@@ -110,7 +110,7 @@ def _rows(
     senders = [(f"@user{i}:bench.example", f"Reporter {i}") for i in range(400)]
     n_archived_editions = archived // PER_EDITION
     start = int(time.time() * 1000) - (n_archived_editions + 1) * WEEK_MS
-    editions = []
+    editions: list[tuple[object, ...]] = []
     for e in range(n_archived_editions):
         opened = start + e * WEEK_MS
         editions.append((e + 1, opened, opened + WEEK_MS - 1, None, "Editor", None))

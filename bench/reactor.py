@@ -46,7 +46,7 @@ async def main() -> int:
     if not isinstance(first, SyncResponse):
         print(f"first sync failed: {first}", file=sys.stderr)
         return 1
-    client.add_event_callback(react, RoomMessageText)  # type: ignore[arg-type]
+    client.add_event_callback(react, RoomMessageText)
     print("ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

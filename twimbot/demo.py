@@ -426,7 +426,8 @@ class Demo:
         p.say("Everything the demo started is stopped. Its files stay; try:")
         p.say(f"  twimbot status -c {self.config_path}")
         p.say(f"  twimbot draft -c {self.config_path} -o -")
-        p.say("Then see docs/editors.md (the week of an editor) and docs/operating.md.")
+        p.say("Next, in the twimbot source: docs/editors.md (an editor's week) and")
+        p.say("docs/operating.md (running it for real).")
 
 
 def _relates_to(event: JsonDict) -> str | None:
