@@ -41,7 +41,7 @@ from twimbot.store import Store
 PER_EDITION = 1000
 OPEN_ENTRIES = 1000
 # Bump when the recipe below changes: cached databases with another recipe are rebuilt.
-RECIPE = 1
+RECIPE = 2
 WEEK_MS = 7 * 86_400_000
 PNG = (ROOT / "twimbot" / "demo_data" / "nheko-screenshot.png").read_bytes()
 
@@ -190,6 +190,7 @@ def _rows(
                     media_names[k % len(media_names)],
                     "done",
                     1,
+                    edition if frozen else None,  # published_in: set at publish
                 )
             )
         ack = json.dumps(
@@ -238,7 +239,7 @@ SQL = {
     "submissions": "INSERT INTO submissions (id, edition_id, number, event_id, room_id, sender, sender_name, origin_ts, text, via, submitted_by, frozen, auto_project, auto_project_reason, auto_section, auto_section_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "revisions": "INSERT INTO revisions (submission_id, event_id, text, origin_ts) VALUES (?, ?, ?, ?)",
     "marks": "INSERT INTO marks (submission_id, kind, value, source_event, editor, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    "media": "INSERT INTO media (id, event_id, room_id, sender, kind, mxc, body, mimetype, origin_ts, reply_to, submission_id, attach_source, file_name, status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "media": "INSERT INTO media (id, event_id, room_id, sender, kind, mxc, body, mimetype, origin_ts, reply_to, submission_id, attach_source, file_name, status, attempts, published_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "outbox": "INSERT INTO outbox (id, room_id, event_type, content, txn_id, priority, created_at, sent_at, sent_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 }
 
