@@ -31,7 +31,9 @@ OUT = HERE / "out"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description="Run SPEC §10's benchmarks; write bench/RESULTS.md."
+    )
     p.add_argument("--only", choices=["live", "draft"], help="run one part")
     p.add_argument("--quick", action="store_true", help="a short smoke run")
     p.add_argument("--rounds", type=int, default=200, help="latency rounds per client")
