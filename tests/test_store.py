@@ -245,6 +245,84 @@ async def test_outbox_txn_ids_are_stable_and_distinct_per_database(tmp_path: Pat
         await two.close()
 
 
+async def test_created_submission_is_what_the_database_holds(tmp_path: Path) -> None:
+    # create_submission builds its row without reading it back: it must equal the stored one.
+    store = await Store.open(tmp_path / "t.db")
+    try:
+        edition = await store.open_edition()
+        auto = Classification("nheko", "named", "clients", "default section of project Nheko")
+        created = []
+        async with store.transaction():
+            for i in range(3):
+                created.append(
+                    await store.create_submission(
+                        edition_id=edition.id,
+                        event_id=f"$e{i}",
+                        room_id="!r",
+                        sender="@a:x",
+                        sender_name="A",
+                        origin_ts=1000 + i,
+                        text=f"news {i}",
+                        via="prefix",
+                        submitted_by="@a:x",
+                        auto=auto if i else AUTO,
+                    )
+                )
+        assert [c.number for c in created] == [1, 2, 3]
+        for c in created:
+            assert await store.submission(c.id) == c
+        assert [r[1] for r in await store.revisions(created[1].id)] == ["news 1"]
+        # numbers continue per edition, from 1 in the next one
+        new = await store.publish_edition(edition.id, post_date="2026-01-02", rendered="", by="E")
+        async with store.transaction():
+            later = await store.create_submission(
+                edition_id=new.id,
+                event_id="$later",
+                room_id="!r",
+                sender="@b:x",
+                sender_name="B",
+                origin_ts=5000,
+                text="next week",
+                via="prefix",
+                submitted_by="@b:x",
+                auto=AUTO,
+            )
+        assert later.number == 1
+        assert await store.submission(later.id) == later
+    finally:
+        await store.close()
+
+
+async def test_set_states_writes_and_replaces_in_one_call(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "t.db")
+    try:
+        async with store.transaction():
+            await store.set_state("a", "old")
+            await store.set_states({"a": "new", "b": "2", "sync_token": "s1"})
+            await store.set_states({})
+        assert [await store.get_state(k) for k in ("a", "b", "sync_token")] == ["new", "2", "s1"]
+    finally:
+        await store.close()
+
+
+async def test_outbox_rows_marked_sent_together_leave_the_queue(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "t.db")
+    try:
+        async with store.transaction():
+            ids = [await store.enqueue("!r", "m.room.message", {"body": str(i)}) for i in range(4)]
+        txns = [r.txn_id for r in await store.outbox_pending()]
+        assert len(set(txns)) == 4
+        assert all(
+            t.startswith("twimbot.") and t.endswith(f".{i}") for t, i in zip(txns, ids, strict=True)
+        )
+        async with store.transaction():
+            await store.outbox_sent_many([(ids[0], "$a"), (ids[2], "$c")])
+        assert [r.id for r in await store.outbox_pending()] == [ids[1], ids[3]]
+        assert await store.outbox_count() == 2
+    finally:
+        await store.close()
+
+
 def test_split_statements_keeps_semicolons_in_strings() -> None:
     sql = "-- comment\nCREATE TABLE t (x TEXT DEFAULT ';');\n\nINSERT INTO t VALUES ('a;b');\n"
     assert split_statements(sql) == [

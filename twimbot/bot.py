@@ -18,13 +18,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import draft, ingest
+from twimbot import classify, draft, ingest
 from twimbot.config import Config, Secrets
 from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import Context, Handlers
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
-from twimbot.store import Store
+from twimbot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ SYNC_TIMEOUT_MS = 30_000
 OUTBOX_MAX_ATTEMPTS = 8
 # The media worker looks for due downloads at least this often (seconds).
 MEDIA_IDLE_S = 60.0
+# How long lower-priority messages wait after an acknowledgement was sent (see _send_rows).
+# Measured in bench/ (SPEC §10): sent at once, the ack text and the editors-room line reach
+# the homeserver while it is still delivering the ack, and the sender sees the ack later.
+ACK_HEADSTART = 0.1
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
@@ -204,6 +208,8 @@ class Bot:
                 await self.matrix.join(room_id)
             except MatrixError as err:
                 log.warning("cannot join %s (%s); will join when invited", ref, err)
+                continue
+            log.info("in %s (%s) as the %s room", ref, room_id, role)
         self.roles = {rid: RoomRoles(**flags) for rid, flags in roles.items()}
 
     # -- the loop --------------------------------------------------------------------
@@ -214,6 +220,9 @@ class Bot:
         from twimbot.commands import Commands
 
         self._commands = Commands(self)
+        # Compile the classifier now (~0.3 s for TWIM's 132 projects), not on the first
+        # submission, whose acknowledgement would wait for it.
+        classify.classifier_for(self.config)
         for problem in self.check_template():
             # Not fatal: submissions must still be collected. `!twim draft` reports it too.
             log.warning("draft template problem (fix it, then !twim reload): %s", problem)
@@ -304,11 +313,11 @@ class Bot:
                 eid, ts = event.get("event_id"), event.get("origin_server_ts")
                 if isinstance(room_id, str) and isinstance(eid, str) and isinstance(ts, int):
                     last[room_id] = (eid, ts)
-            for room_id, (eid, ts) in last.items():
-                await self.store.set_state(f"room_last:{room_id}", json.dumps([eid, ts]))
-            await self.store.set_state("last_sync_at", str(ctx.now_ms))
-            # Last, and in the same transaction: the token never runs ahead of the data.
-            await self.store.set_state("sync_token", batch.next_batch)
+            markers = {f"room_last:{rid}": json.dumps([eid, ts]) for rid, (eid, ts) in last.items()}
+            # In the same transaction as the events: the token never runs ahead of the data.
+            await self.store.set_states(
+                {**markers, "last_sync_at": str(ctx.now_ms), "sync_token": batch.next_batch}
+            )
         self.batches += 1
         self.synced.set()
         self._wake_outbox.set()
@@ -397,41 +406,73 @@ class Bot:
 
     async def _outbox_loop(self) -> None:
         backoff = Backoff()
+        acked_at: float | None = None  # when the latest acknowledgement went out
         while True:
             rows = await self.store.outbox_pending(50)
             if not rows:
                 await self._wait(self._wake_outbox, 30)
                 continue
-            for row in rows:
-                try:
-                    event_id = await self.matrix.send(
-                        row.room_id, row.event_type, row.content, row.txn_id
-                    )
-                except RateLimited as err:
-                    await asyncio.sleep(err.retry_after)
-                    break
-                except Refused as err:
-                    give_up = row.attempts + 1 >= OUTBOX_MAX_ATTEMPTS
-                    log.warning(
-                        "sending to %s refused (%s)%s",
-                        row.room_id,
-                        err,
-                        "; giving up" if give_up else "",
-                    )
+            sent: list[tuple[int, str]] = []
+            try:
+                acked_at, pause = await self._send_rows(rows, sent, backoff, acked_at)
+            finally:
+                # Marked sent together, one commit per round instead of one per message. A
+                # crash before this resends these rows with their txn ids, which the
+                # homeserver recognises as already sent.
+                if sent:
                     async with self.store.transaction():
-                        await self.store.outbox_failed(row.id, str(err), give_up=give_up)
-                    if not give_up:
-                        await asyncio.sleep(backoff.next())
-                        break
-                    continue
-                except MatrixError as err:
-                    delay = backoff.next()
-                    log.warning("sending failed (%s); retrying in %.1f s", err, delay)
-                    await asyncio.sleep(delay)
-                    break
-                backoff.reset()
+                        await self.store.outbox_sent_many(sent)
+            if pause > 0:
+                await asyncio.sleep(pause)
+
+    async def _send_rows(
+        self,
+        rows: list[OutboxRow],
+        sent: list[tuple[int, str]],
+        backoff: Backoff,
+        acked_at: float | None,
+    ) -> tuple[float | None, float]:
+        """Send ``rows`` in order, noting each in ``sent``, until one must wait.
+
+        Returns when the latest ack went out and how long to wait before the next round.
+        """
+        for row in rows:
+            if row.priority > 0 and acked_at is not None:
+                # Give the homeserver a moment to deliver the acks before the chatter (ack
+                # text, editors-room lines) competes with them for its CPU; then look again,
+                # so acks of submissions that came in meanwhile go first.
+                pause = ACK_HEADSTART - (time.monotonic() - acked_at)
+                if pause > 0:
+                    return None, pause
+                acked_at = None
+            try:
+                event_id = await self.matrix.send(
+                    row.room_id, row.event_type, row.content, row.txn_id
+                )
+            except RateLimited as err:
+                return acked_at, err.retry_after
+            except Refused as err:
+                give_up = row.attempts + 1 >= OUTBOX_MAX_ATTEMPTS
+                log.warning(
+                    "sending to %s refused (%s)%s",
+                    row.room_id,
+                    err,
+                    "; giving up" if give_up else "",
+                )
                 async with self.store.transaction():
-                    await self.store.outbox_sent(row.id, event_id)
+                    await self.store.outbox_failed(row.id, str(err), give_up=give_up)
+                if not give_up:
+                    return acked_at, backoff.next()
+                continue
+            except MatrixError as err:
+                delay = backoff.next()
+                log.warning("sending failed (%s); retrying in %.1f s", err, delay)
+                return acked_at, delay
+            backoff.reset()
+            if row.priority == 0:
+                acked_at = time.monotonic()
+            sent.append((row.id, event_id))
+        return acked_at, 0.0
 
     async def _command_loop(self) -> None:
         while True:

@@ -119,7 +119,7 @@ async def _draft(args: argparse.Namespace) -> int:
     from twimbot.store import Store
 
     config = _config(args.config)
-    store = await Store.open(config.database_path)
+    store = await Store.open(config.database_path, check_integrity=False)
     try:
         edition = None
         if args.edition is not None:
@@ -207,7 +207,7 @@ async def _status(args: argparse.Namespace) -> int:
     from twimbot.store import Store
 
     config = _config(args.config)
-    store = await Store.open(config.database_path)
+    store = await Store.open(config.database_path, check_integrity=False)
     try:
         print((await edition_status(store, config)).text())
     finally:
@@ -220,7 +220,7 @@ async def _editions(args: argparse.Namespace) -> int:
     from twimbot.store import Store
 
     config = _config(args.config)
-    store = await Store.open(config.database_path)
+    store = await Store.open(config.database_path, check_integrity=False)
     try:
         for line in await edition_lines(store, config):
             print(line)

@@ -84,6 +84,7 @@ class Commands:
             log.exception("command %r failed", cmd.body[:100])
             replies = _text(f"error: the command failed ({type(err).__name__}); see the bot's log")
             status, result = "failed", type(err).__name__
+        log.info("command %r from %s: %s", cmd.body[:60], cmd.sender, status)
         async with self.store.transaction():
             for content in replies:
                 content.setdefault("m.relates_to", {"m.in_reply_to": {"event_id": cmd.event_id}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twimbot import chat, classify, ping
 from twimbot.config import Config, Project, Section, normalize_key
@@ -32,10 +33,10 @@ from twimbot.ingest import (
     make_candidate,
     match_trigger,
 )
-from twimbot.matrix import RoomSnapshot
 from twimbot.model import Assignment, Source
 from twimbot.store import (
     CommandRow,
+    Mark,
     MediaRow,
     MessageRow,
     PingRecord,
@@ -43,6 +44,9 @@ from twimbot.store import (
     Store,
     SubmissionRow,
 )
+
+if TYPE_CHECKING:  # at runtime only the bot needs nio; `twimbot status` must not load it
+    from twimbot.matrix import RoomSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,11 @@ class Context:
 
 async def effective_assignment(store: Store, config: Config, sub: SubmissionRow) -> Assignment:
     marks = (await store.active_marks([sub.id])).get(sub.id, {})
+    return resolve_marks(sub, config, marks)
+
+
+def resolve_marks(sub: SubmissionRow, config: Config, marks: dict[str, Mark]) -> Assignment:
+    """A submission's project and section given its live editor marks (by kind)."""
     project_mark = marks.get("project")
     section_mark = marks.get("section")
     return classify.resolve(
@@ -226,7 +235,17 @@ class Handlers:
             await self.store.enqueue(
                 room_id, "m.room.message", chat.reply_notice(text, in_reply_to=event_id)
             )
-        assignment = await effective_assignment(self.store, self.config, sub)
+        # A submission made just now has no editor marks yet: no need to look them up.
+        assignment = classify.resolve(sub.classification, self.config, None, None)
+        log.info(
+            "stored post %d of edition %d from %s (%s, via %s): %s",
+            sub.number,
+            edition.id,
+            sender,
+            event_id,
+            candidate.via,
+            describe(self.config, assignment),
+        )
         await self.store.enqueue(
             self.ctx.editors_room,
             "m.room.message",

@@ -33,12 +33,13 @@ import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from twimbot.errors import TwimbotError
 from twimbot.model import PingRow
+
+if TYPE_CHECKING:  # imported when fetching: `twimbot draft` and `status` never need it
+    import aiohttp
 
 PONG_REL_TYPE = "xyz.maubot.pong"
 MIN_DELAY_MS = 10
@@ -381,6 +382,8 @@ async def fetch_pingstat(
     if top < 1:
         # a caller's mistake, not pingstat's: keep it out of the PingstatError path below
         raise ValueError("top must be at least 1")
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     own = session is None
     client = aiohttp.ClientSession(timeout=timeout) if session is None else session

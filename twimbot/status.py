@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from twimbot import chat, draft
 from twimbot.config import Config
-from twimbot.handlers import effective_assignment
+from twimbot.handlers import resolve_marks
 from twimbot.store import Store
 
 
@@ -44,8 +44,10 @@ async def edition_status(store: Store, config: Config) -> Report:
     active = [s for s in subs if s.active]
     per_section: Counter[str] = Counter()
     unsorted: list[str] = []
+    # All marks in one query (a thousand entries must not cost a thousand round trips).
+    marks = await store.active_marks(s.id for s in active)
     for sub in active:
-        assignment = await effective_assignment(store, config, sub)
+        assignment = resolve_marks(sub, config, marks.get(sub.id, {}))
         section = config.section(assignment.section.name or "") or config.fallback
         per_section[section.title] += 1
         if assignment.unsorted:

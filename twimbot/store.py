@@ -180,14 +180,23 @@ class EditionSummary:
     dropped: int
 
 
+_SHAPES: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
+
+
+def _shape(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
+    """A row class's fields in order, each with whether it is a bool (SQLite gives ints)."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fields = cls.__dataclass_fields__.items()
+        shape = _SHAPES[cls] = tuple((name, f.type == "bool") for name, f in fields)
+    return shape
+
+
 def _row(cls: type[Any], row: sqlite3.Row | None) -> Any:
+    # Runs for every row a draft reads (1,000+ per !twim draft): no per-row dict building.
     if row is None:
         return None
-    values = dict(row)
-    for name, field in cls.__dataclass_fields__.items():
-        if field.type == "bool" and name in values:
-            values[name] = bool(values[name])
-    return cls(**{k: values[k] for k in cls.__dataclass_fields__})
+    return cls(*[bool(row[name]) if is_bool else row[name] for name, is_bool in _shape(cls)])
 
 
 def _create_private(path: Path) -> None:
@@ -210,14 +219,22 @@ class Store:
         self._db = db
         self.path = path
         self._lock = _ReentrantTaskLock()
+        # This database's id in outbox txn ids; fixed once created, so read once.
+        self._instance: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: Path | str, *, migrate_schema: bool = True) -> Store:
+    async def open(
+        cls, path: Path | str, *, migrate_schema: bool = True, check_integrity: bool = True
+    ) -> Store:
         """Open (creating if needed) and migrate the database at ``path``.
 
-        A file that is not a healthy SQLite database is refused and left untouched.
+        A file that is not a healthy SQLite database is refused and left untouched. The
+        integrity check reads the whole file (about 1 s per GB, measured in bench/), which is
+        right once at the bot's start but not for every ``twimbot draft`` or ``status``:
+        ``check_integrity=False`` skips it; a damaged file then still fails with a
+        :class:`StoreError` as soon as SQLite meets the damage.
         """
         path = Path(path)
         existed = path.exists() and path.stat().st_size > 0
@@ -232,7 +249,7 @@ class Store:
         db.row_factory = sqlite3.Row
         store = cls(db, path)
         try:
-            if existed:
+            if existed and check_integrity:
                 await store._check_integrity()
             await db.execute("PRAGMA busy_timeout = 5000")
             async with db.execute("PRAGMA journal_mode = WAL") as cur:
@@ -273,8 +290,11 @@ class Store:
 
     async def _ensure_instance(self) -> None:
         async with self.transaction():
-            if await self.get_state("instance") is None:
-                await self.set_state("instance", secrets.token_hex(4))
+            instance = await self.get_state("instance")
+            if instance is None:
+                instance = secrets.token_hex(4)
+                await self.set_state("instance", instance)
+        self._instance = instance
 
     async def close(self) -> None:
         await self._db.close()
@@ -342,6 +362,17 @@ class Store:
             "INSERT INTO state (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
+        )
+
+    async def set_states(self, values: dict[str, str]) -> None:
+        """Several :meth:`set_state` in one statement (the end of every sync batch)."""
+        if not values:
+            return
+        await self._exec(
+            "INSERT INTO state (key, value) VALUES "
+            + ", ".join(["(?, ?)"] * len(values))
+            + " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [item for pair in values.items() for item in pair],
         )
 
     async def delete_state(self, key: str) -> None:
@@ -506,43 +537,66 @@ class Store:
         submitted_by: str,
         auto: Classification,
     ) -> SubmissionRow:
-        """Insert a submission with the next ``post N`` of its edition (and its first revision)."""
-        row = await self._one(
-            "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM submissions WHERE edition_id = ?",
-            (edition_id,),
-        )
-        number = int(row["n"]) if row else 1
-        sub_id = await self._exec(
-            "INSERT INTO submissions (edition_id, number, event_id, room_id, sender, sender_name,"
-            " origin_ts, text, via, submitted_by, auto_project, auto_project_reason,"
-            " auto_section, auto_section_reason, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                edition_id,
-                number,
-                event_id,
-                room_id,
-                sender,
-                sender_name,
-                origin_ts,
-                text,
-                via,
-                submitted_by,
-                auto.project,
-                auto.project_reason,
-                auto.section,
-                auto.section_reason,
-                now_ms(),
-            ),
-        )
+        """Insert a submission with the next ``post N`` of its edition (and its first revision).
+
+        The number is taken in the INSERT itself and the row is not read back: this runs on
+        the way to every acknowledgement, and each statement is a hop to the database thread.
+        """
+        async with (
+            self._lock,
+            self._db.execute(
+                "INSERT INTO submissions (edition_id, number, event_id, room_id, sender,"
+                " sender_name, origin_ts, text, via, submitted_by, auto_project,"
+                " auto_project_reason, auto_section, auto_section_reason, created_at)"
+                " SELECT ?, COALESCE(MAX(number), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " FROM submissions WHERE edition_id = ? RETURNING id, number",
+                (
+                    edition_id,
+                    event_id,
+                    room_id,
+                    sender,
+                    sender_name,
+                    origin_ts,
+                    text,
+                    via,
+                    submitted_by,
+                    auto.project,
+                    auto.project_reason,
+                    auto.section,
+                    auto.section_reason,
+                    now_ms(),
+                    edition_id,
+                ),
+            ) as cur,
+        ):
+            inserted = await cur.fetchone()
+        assert inserted is not None
+        sub_id, number = int(inserted["id"]), int(inserted["number"])
         await self._exec(
             "INSERT OR IGNORE INTO revisions (submission_id, event_id, text, origin_ts)"
             " VALUES (?, ?, ?, ?)",
             (sub_id, event_id, text, origin_ts),
         )
-        created = await self.submission(sub_id)
-        assert created is not None
-        return created
+        return SubmissionRow(
+            id=sub_id,
+            edition_id=edition_id,
+            number=number,
+            event_id=event_id,
+            room_id=room_id,
+            sender=sender,
+            sender_name=sender_name,
+            origin_ts=origin_ts,
+            text=text,
+            via=via,
+            submitted_by=submitted_by,
+            redacted=False,
+            dropped=False,
+            frozen=False,
+            auto_project=auto.project,
+            auto_project_reason=auto.project_reason,
+            auto_section=auto.section,
+            auto_section_reason=auto.section_reason,
+        )
 
     async def add_revision(
         self, submission_id: int, event_id: str, text: str, origin_ts: int, *, applied: bool
@@ -899,22 +953,24 @@ class Store:
     async def enqueue(
         self, room_id: str, event_type: str, content: dict[str, Any], *, priority: int = 1
     ) -> int:
-        """Queue a message; its txn id is derived from this database and the row id."""
-        instance = await self.get_state("instance") or "0"
+        """Queue a message; its txn id is derived from this database and the row id.
+
+        One statement: it runs once per acknowledgement, inside the sync batch's transaction
+        (whose write lock makes MAX(id) + 1 the id SQLite would have picked anyway).
+        """
+        instance = self._instance or await self.get_state("instance") or "0"
         row_id = await self._exec(
-            "INSERT INTO outbox (room_id, event_type, content, txn_id, priority, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (id, room_id, event_type, content, txn_id, priority, created_at)"
+            " SELECT n, ?, ?, ?, 'twimbot.' || ? || '.' || n, ?, ?"
+            " FROM (SELECT COALESCE(MAX(id), 0) + 1 AS n FROM outbox)",
             (
                 room_id,
                 event_type,
                 json.dumps(content, ensure_ascii=False),
-                f"pending-{secrets.token_hex(8)}",
+                instance,
                 priority,
                 now_ms(),
             ),
-        )
-        await self._exec(
-            "UPDATE outbox SET txn_id = ? WHERE id = ?", (f"twimbot.{instance}.{row_id}", row_id)
         )
         return row_id
 
@@ -942,6 +998,15 @@ class Store:
             "UPDATE outbox SET sent_at = ?, sent_event = ? WHERE id = ?",
             (now_ms(), event_id, row_id),
         )
+
+    async def outbox_sent_many(self, sent: Sequence[tuple[int, str]]) -> None:
+        """:meth:`outbox_sent` for many rows (row id, event id) in one statement."""
+        at = now_ms()
+        async with self._lock:
+            await self._db.executemany(
+                "UPDATE outbox SET sent_at = ?, sent_event = ? WHERE id = ?",
+                [(at, event_id, row_id) for row_id, event_id in sent],
+            )
 
     async def outbox_failed(self, row_id: int, error: str, *, give_up: bool) -> None:
         await self._exec(
