@@ -100,13 +100,15 @@ async def _run(args: argparse.Namespace) -> int:
     matrix = NioMatrix(config.homeserver, config.user_id)
     try:
         bot = Bot(config, store, matrix, reload_config=lambda: _config(args.config))
-        await bot.login(secrets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("twimbot %s running as %s on %s", __version__, config.user_id, config.homeserver)
-        await bot.run(stop)
+        if await bot.login(secrets, stop):
+            log.info(
+                "twimbot %s running as %s on %s", __version__, config.user_id, config.homeserver
+            )
+            await bot.run(stop)
         log.info("stopped")
     finally:
         await matrix.close()

@@ -974,11 +974,14 @@ class Store:
         )
         return row_id
 
-    async def outbox_pending(self, limit: int = 50) -> list[OutboxRow]:
+    async def outbox_pending(self, limit: int = 50, exclude: Iterable[int] = ()) -> list[OutboxRow]:
+        """Unsent rows, acknowledgements first; ``exclude`` holds rows waiting for a retry."""
+        skip = sorted(exclude)[:500]
         rows = await self._all(
             "SELECT id, room_id, event_type, content, txn_id, priority, attempts FROM outbox"
-            " WHERE sent_at IS NULL ORDER BY priority, id LIMIT ?",
-            (limit,),
+            f" WHERE sent_at IS NULL AND id NOT IN ({','.join('?' * len(skip))})"
+            " ORDER BY priority, id LIMIT ?",
+            (*skip, limit),
         )
         return [
             OutboxRow(
