@@ -24,6 +24,8 @@ from world import NEWS, World, until
 
 from twimbot.actor import Actor, match
 from twimbot.devserver import Synapse
+from twimbot.handlers import Handlers
+from twimbot.ingest import Reaction
 from twimbot.matrix import NioMatrix, RateLimited
 
 
@@ -174,7 +176,7 @@ async def test_homeserver_outage_at_start_and_while_running(world: World, synaps
         await asyncio.to_thread(synapse.stop)
         try:
             process = world.spawn_bot()
-            await asyncio.sleep(3)
+            await asyncio.sleep(2.5)
             assert process.poll() is None, "the bot gave up while the homeserver was down"
         finally:
             await asyncio.to_thread(synapse.start)
@@ -183,7 +185,7 @@ async def test_homeserver_outage_at_start_and_while_running(world: World, synaps
         await asyncio.to_thread(synapse.stop)
         down = time.monotonic()
         try:
-            await asyncio.sleep(6)
+            await asyncio.sleep(5)
             up = time.monotonic()
             assert process.poll() is None, "the bot exited during the outage"
         finally:
@@ -325,3 +327,81 @@ async def test_a_reaction_that_is_already_there_counts_as_sent(
 
 async def store_outbox_empty(store: Any) -> bool:
     return int(await store.outbox_count()) == 0
+
+
+async def test_an_exception_in_a_handler_is_logged_and_the_loop_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = Handlers._reaction
+
+    async def explosive(self: Handlers, r: Reaction) -> None:
+        await original(self, r)  # the reaction row is written, then the handler fails
+        if r.key == "💥":
+            raise RuntimeError("injected handler failure")
+
+    monkeypatch.setattr(Handlers, "_reaction", explosive)
+    await world.start_bot()
+    first = await world.submit(world.alice)
+    boom = await world.editor.react(world.submissions, first, "💥")
+    later = await world.submit(world.bob, f"after the failure {NEWS}")
+    failures = [r for r in caplog.records if "injected handler failure" in (r.exc_text or "")]
+    assert failures and boom in failures[0].getMessage()
+    store = await world.store()
+    assert await store.reaction(boom) is None, "the failed event was partly applied"
+    assert (await world.submission(later)).number == 2
+
+
+async def test_a_batch_that_cannot_be_stored_is_retried_from_the_same_token(world: World) -> None:
+    bot = await world.start_bot()
+    await world.submit(world.alice)
+    store = bot.store
+    # A fault in the database at the very end of the batch (where the token is written).
+    async with store.transaction():
+        for when in ("INSERT", "UPDATE"):
+            await store._db.execute(
+                f"CREATE TEMP TRIGGER fail_{when.lower()} BEFORE {when} ON main.state"
+                " WHEN NEW.key = 'sync_token'"
+                " BEGIN SELECT RAISE(ABORT, 'injected disk failure'); END"
+            )
+        token = await store.get_state("sync_token")
+    event_id = await world.bob.send_text(world.submissions, f"TWIM: during the fault {NEWS}")
+    await asyncio.sleep(2)
+    # The batch rolled back whole: no row, no acknowledgement queued, the token did not move.
+    assert await store.submission_by_event(event_id) is None
+    assert await store.get_state("sync_token") == token
+    assert await store.outbox_count() == 0
+    assert world.task is not None and not world.task.done(), "the fault ended the bot"
+    async with store.transaction():
+        await store._db.execute("DROP TRIGGER temp.fail_insert")
+        await store._db.execute("DROP TRIGGER temp.fail_update")
+    await world.bob.wait_for(
+        match(event_type="m.reaction", sender=world.bot_user.user_id, relates_to=event_id),
+        timeout=20,
+    )
+    assert (await world.submission(event_id)).number == 2
+    await until(lambda: store_outbox_empty(store), 10, "outbox empty")
+    assert (await acks(world))[event_id] == 1
+
+
+async def test_a_resend_with_the_same_transaction_id_posts_once(
+    synapse: Synapse, new_actor: Any, new_user: NewUser
+) -> None:
+    owner = await new_actor()
+    bot_user = new_user()
+    room = await owner.create_room(invite=[bot_user.user_id])
+    matrix = NioMatrix(synapse.url, bot_user.user_id)
+    try:
+        await matrix.use_token(bot_user.access_token)
+        await matrix.join(room)
+        content = {"msgtype": "m.notice", "body": "sent twice, posted once"}
+        first = await matrix.send(room, "m.room.message", content, "twimbot.test.1")
+        # As after a crash between sending and recording it: a new client, the same txn id.
+        await matrix.close()
+        matrix = NioMatrix(synapse.url, bot_user.user_id)
+        await matrix.use_token(bot_user.access_token)
+        again = await matrix.send(room, "m.room.message", content, "twimbot.test.1")
+    finally:
+        await matrix.close()
+    assert again == first
+    events = await room_events(owner, room, types=["m.room.message"], senders=[bot_user.user_id])
+    assert [e["event_id"] for e in events] == [first]
