@@ -19,10 +19,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import classify, draft, ingest
+from twimbot import classify, draft
 from twimbot.config import Config, Secrets
 from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
-from twimbot.handlers import Context, Handlers
+from twimbot.handlers import Context, Handlers, commit_batch
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
 from twimbot.store import OutboxRow, Store
@@ -381,29 +381,7 @@ class Bot:
             joined_at=own_joins(events, self.config.user_id),
         )
         await self._profile_names(events, ctx)
-        handlers = Handlers(self.store, ctx)
-        last: dict[str, tuple[str, int]] = {}
-        async with self.store.transaction():
-            for event in events:
-                room_id = event.get("room_id")
-                roles = self.roles.get(room_id) if isinstance(room_id, str) else None
-                if roles is None:
-                    continue
-                try:
-                    async with self.store.savepoint():
-                        await handlers.apply(ingest.interpret(event, roles, self.config, self.bot))
-                except Exception:
-                    log.exception(
-                        "event %s could not be applied; skipped", str(event.get("event_id"))[:100]
-                    )
-                eid, ts = event.get("event_id"), event.get("origin_server_ts")
-                if isinstance(room_id, str) and isinstance(eid, str) and isinstance(ts, int):
-                    last[room_id] = (eid, ts)
-            markers = {f"room_last:{rid}": json.dumps([eid, ts]) for rid, (eid, ts) in last.items()}
-            # In the same transaction as the events: the token never runs ahead of the data.
-            await self.store.set_states(
-                {**markers, "last_sync_at": str(ctx.now_ms), "sync_token": batch.next_batch}
-            )
+        await commit_batch(Handlers(self.store, ctx), events, batch.next_batch)
         self.batches += 1
         self.synced.set()
         self._wake_outbox.set()
@@ -518,9 +496,7 @@ class Bot:
                 continue
             sent: list[tuple[int, str]] = []
             try:
-                acked_at, pause = await self._send_rows(
-                    rows, sent, backoff, acked_at, not_before
-                )
+                acked_at, pause = await self._send_rows(rows, sent, backoff, acked_at, not_before)
             finally:
                 # Marked sent together, one commit per round instead of one per message. A
                 # crash before this resends these rows with their txn ids, which the

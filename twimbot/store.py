@@ -536,11 +536,14 @@ class Store:
         via: str,
         submitted_by: str,
         auto: Classification,
+        first_revision: tuple[str, int] | None = None,
     ) -> SubmissionRow:
-        """Insert a submission with the next ``post N`` of its edition (and its first revision).
+        """Insert a submission with the next ``post N`` of its edition and its first revision.
 
-        The number is taken in the INSERT itself and the row is not read back: this runs on
-        the way to every acknowledgement, and each statement is a hop to the database thread.
+        The first revision is the message itself, or ``first_revision`` (event id, ts): the
+        edit that turned a plain message into a submission. The number is taken in the
+        INSERT itself and the row is not read back: this runs on the way to every
+        acknowledgement, and each statement is a hop to the database thread.
         """
         async with (
             self._lock,
@@ -572,10 +575,11 @@ class Store:
             inserted = await cur.fetchone()
         assert inserted is not None
         sub_id, number = int(inserted["id"]), int(inserted["number"])
+        rev_event, rev_ts = first_revision or (event_id, origin_ts)
         await self._exec(
             "INSERT OR IGNORE INTO revisions (submission_id, event_id, text, origin_ts)"
             " VALUES (?, ?, ?, ?)",
-            (sub_id, event_id, text, origin_ts),
+            (sub_id, rev_event, text, rev_ts),
         )
         return SubmissionRow(
             id=sub_id,
@@ -608,6 +612,14 @@ class Store:
             (submission_id, event_id, text, origin_ts, int(applied)),
         )
         return changed > 0
+
+    async def first_revision(self, submission_id: int) -> tuple[str, int] | None:
+        """(event id, ts) of the revision the submission was created with."""
+        row = await self._one(
+            "SELECT event_id, origin_ts FROM revisions WHERE submission_id = ? ORDER BY id LIMIT 1",
+            (submission_id,),
+        )
+        return None if row is None else (str(row["event_id"]), int(row["origin_ts"]))
 
     async def latest_applied_revision_ts(self, submission_id: int) -> int:
         row = await self._one(
