@@ -48,18 +48,17 @@ def unsent(world: World) -> int:
 
 
 async def room_events(
-    actor: Actor, room_id: str, *, types: list[str], senders: list[str]
+    actor: Actor, room_id: str, *, types: list[str] | None, senders: list[str]
 ) -> list[dict[str, Any]]:
-    """Every event of the given types and senders in the room, paging /messages to the start."""
+    """Every event of the given types (None: all) and senders in the room, paging /messages
+    back to the start."""
     events: list[dict[str, Any]] = []
     token: str | None = None
+    wanted: dict[str, Any] = {"senders": senders}
+    if types is not None:
+        wanted["types"] = types
     while True:
-        page = await actor.room_messages(
-            room_id,
-            limit=500,
-            from_token=token,
-            filter={"types": types, "senders": senders},
-        )
+        page = await actor.room_messages(room_id, limit=500, from_token=token, filter=wanted)
         events += page.get("chunk", [])
         end = page.get("end")
         if not page.get("chunk") or not end or end == token:

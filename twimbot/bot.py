@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import classify, draft
+from twimbot import classify, draft, secrecy
 from twimbot.config import Config, Secrets
 from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import Context, Handlers, commit_batch
@@ -183,6 +183,7 @@ class Bot:
             if session.get("user_id") == self.config.user_id:
                 device_id = session.get("device_id")
                 stored_token = str(session["access_token"])
+                secrecy.remember(stored_token)
                 try:
                     return await self._patiently(
                         "whoami", lambda: matrix.use_token(stored_token), stop
@@ -206,6 +207,7 @@ class Bot:
             raise TwimbotError(f"the homeserver refused TWIMBOT_PASSWORD ({err})") from None
         assert answer is not None
         token, device = answer
+        secrecy.remember(token)
         async with self.store.transaction():
             await self.store.set_state(
                 "session",

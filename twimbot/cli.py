@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twimbot import __version__
+from twimbot import __version__, secrecy
 from twimbot.config import Config, load_config, secrets_from_env
 from twimbot.errors import ConfigError, TwimbotError
 
@@ -26,23 +26,18 @@ log = logging.getLogger("twimbot")
 
 
 class _SecretFilter(logging.Filter):
-    """Replace secrets in every log record, whatever code logged them."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
+    """Replace secrets in every log record, whatever code logged them (see ``secrecy``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                record.exc_info, record.exc_text = None, text
+        message = record.getMessage()
+        scrubbed = secrecy.scrub(message, fields=True)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, secrecy.scrub(text, fields=True)
+        elif record.exc_text:
+            record.exc_text = secrecy.scrub(record.exc_text, fields=True)
         return True
 
 
@@ -61,21 +56,26 @@ class _Formatter(logging.Formatter):
 
 
 def setup_logging(level: str, secrets: list[str] | None = None) -> None:
+    secrecy.remember(*(secrets or []))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
-    handler.addFilter(_SecretFilter(secrets or []))
+    handler.addFilter(_SecretFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # nio logs every request at INFO and its retries at WARNING; keep it quiet unless debugging
-    logging.getLogger("nio").setLevel(max(logging.WARNING, root.level))
+    # nio logs every request at INFO and its retries at WARNING; keep it quiet unless
+    # debugging. Its response validation warnings only repeat what our own error line says.
+    debugging = root.level <= logging.DEBUG
+    logging.getLogger("nio").setLevel(logging.DEBUG if debugging else logging.WARNING)
+    # Never below ERROR: at DEBUG it dumps whole responses, the login's access token included.
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def _fail(message: str, lines: Sequence[str] = ()) -> int:
-    print(f"twimbot: {message}", file=sys.stderr)
+    print(secrecy.scrub(f"twimbot: {message}"), file=sys.stderr)
     for line in lines:
-        print(f"  {line}", file=sys.stderr)
+        print(secrecy.scrub(f"  {line}"), file=sys.stderr)
     return 1
 
 
@@ -304,6 +304,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    env = secrets_from_env()
+    # Known from the start, whatever the verb: nothing printed below may show them.
+    secrecy.remember(env.access_token, env.password)
     args = parser().parse_args(argv)
     if args.verb != "run":
         setup_logging(args.log_level or "WARNING")
