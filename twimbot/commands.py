@@ -160,7 +160,9 @@ class Commands:
         section = classify.find_section(wanted, self.config) if wanted else None
         project = classify.find_project(wanted, self.config) if wanted and not section else None
         if wanted and section is None and project is None:
-            raise CommandError(f"no section or project called {_quoted(wanted)}; see !twim sections")
+            raise CommandError(
+                f"no section or project called {_quoted(wanted)}; see !twim sections"
+            )
         lines = []
         for sub in subs:
             assignment = await effective_assignment(self.store, self.config, sub)
