@@ -17,11 +17,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from test_bot import download_draft
 from test_reliability import db_rows
 from world import NEWS, World
 
@@ -508,3 +510,48 @@ async def test_the_bot_waits_for_a_database_someone_else_is_writing(tmp_path: Pa
     finally:
         other.close()
         await store.close()
+
+
+HOSTILE_NEWS = (
+    "TWIM: shipped it. {{ config }} and {% for s in sections %}{{ s }}{% endfor %}\n\n"
+    '{{ youtube(id="dQw4w9WgXcQ") }} {% raw %}raw{% endraw %} {{< hugo-shortcode >}}\n\n'
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> <br> <sub>fine</sub>\n\n"
+    "[click](javascript:alert(3)) ![pic](data:text/html;base64,PHNjcmlwdD4=) "
+    '[docs](https://example.org/docs)\n\n+++\ntitle = "injected"\n+++'
+)
+
+
+async def test_contributor_text_and_names_cannot_break_the_post(world: World) -> None:
+    world.write_config(post={"author": ""})  # the editor's display name goes into the post
+    await world.alice.set_displayname('Al"ice\n+++\ntitle = "pwned"\n[extra]')
+    await world.editor.set_displayname('Ed "+++" \n[taxonomies]\nauthor = ["x"]')
+    await world.start_bot()
+    event_id = await world.alice.send_text(world.submissions, HOSTILE_NEWS)
+    await world.alice.wait_for(
+        match(event_type="m.reaction", sender=world.bot_user.user_id, relates_to=event_id),
+        timeout=15,
+    )
+    markdown = await download_draft(world)
+    lines = markdown.split("\n")
+    # The front matter is exactly the first block between two +++ lines, and it is TOML
+    # with the configured title.
+    assert lines[0] == "+++"
+    end = lines.index("+++", 1)
+    front = tomllib.loads("\n".join(lines[1:end]))
+    assert front["title"].startswith(world.config.post.title + " 20")
+    assert "extra" not in front and set(front["taxonomies"]) <= {"author", "category"}
+    assert all(line != "+++" for line in lines[end + 1 :]), "a +++ line in the body"
+    body = "\n".join(lines[end + 1 :])
+    # Template code in the news is text: never run by twimbot, never by Zola or Hugo.
+    assert "{{" not in markdown and "{%" not in markdown
+    assert "{\u200b{ config }}" in body and "{\u200b% for s in sections %}" in body
+    assert world.synapse.url not in markdown and "Config(" not in markdown
+    # Raw HTML is escaped but for the safe list; dangerous link targets are gone.
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "&lt;script>" in body and "<br>" in body and "<sub>fine</sub>" in body
+    assert "javascript:" not in markdown.lower() and "data:text" not in markdown
+    assert "click" in body and "(https://example.org/docs)" in body
+    # The hostile display name is one line of plain text in the attribution.
+    attribution = next(line for line in lines if world.alice.user_id in line)
+    assert attribution.startswith("[Al") and attribution.endswith(")" + attribution.split(")")[-1])
+    assert "pwned" in attribution and attribution.count("](https://matrix.to/#/") == 1
