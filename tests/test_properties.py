@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -446,7 +447,8 @@ async def run_batches(path: Path, generated: list[list[Any]]) -> None:
 
 
 @settings(
-    max_examples=150,
+    # 75 examples keep the suite fast; TWIMBOT_PROPERTY_EXAMPLES=2000 for a deep run.
+    max_examples=int(os.environ.get("TWIMBOT_PROPERTY_EXAMPLES", "75")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -404,3 +404,33 @@ async def test_a_resend_with_the_same_transaction_id_posts_once(
     assert again == first
     events = await room_events(owner, room, types=["m.room.message"], senders=[bot_user.user_id])
     assert [e["event_id"] for e in events] == [first]
+
+
+async def test_a_command_whose_answer_cannot_be_stored_is_not_run_again(world: World) -> None:
+    bot = await world.start_bot()
+    await world.submit(world.alice)
+    store = bot.store
+    # The publish goes through, then storing its answer fails (as a crash right there would).
+    async with store.transaction():
+        await store._db.execute(
+            "CREATE TEMP TRIGGER fail_reply BEFORE INSERT ON main.outbox"
+            " WHEN NEW.content LIKE '%is published%'"
+            " BEGIN SELECT RAISE(ABORT, 'injected disk failure'); END"
+        )
+    await world.editor.send_text(world.editors_room, "!twim publish confirm")
+
+    async def published() -> bool:
+        return bool(db_rows(world, "SELECT 1 FROM editions WHERE published_at IS NOT NULL"))
+
+    await until(published, 20, "edition 1 published")
+    # News keeps coming into the next edition; a second run of the command would publish it.
+    await world.submit(world.bob, f"for next week {NEWS}")
+    await asyncio.sleep(2.5)  # the command worker restarts 1 s after a failure
+    editions = db_rows(world, "SELECT id, published_at IS NOT NULL FROM editions ORDER BY id")
+    assert editions == [(1, 1), (2, 0)], "the publish ran twice"
+    statuses = db_rows(world, "SELECT status FROM commands WHERE body = '!twim publish confirm'")
+    assert statuses == [("done",)]
+    async with store.transaction():
+        await store._db.execute("DROP TRIGGER temp.fail_reply")
+    reply = await world.command("!twim editions")
+    assert "Editions" in reply["content"]["body"]

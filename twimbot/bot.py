@@ -574,7 +574,14 @@ class Bot:
                 await self._wait(self._wake_commands, 30)
                 continue
             for cmd in pending:
-                await self._commands.run(cmd)
+                try:
+                    await self._commands.run(cmd)
+                except Exception:
+                    # Its answer could not be stored. Running it again would repeat what it
+                    # did (an upload, a publish) at every retry, so it is given up, loudly.
+                    log.exception("command %s could not be completed; not retried", cmd.event_id)
+                    async with self.store.transaction():
+                        await self.store.abandon_command(cmd.event_id, "internal error")
                 self._wake_outbox.set()
 
     async def _media_loop(self) -> None:

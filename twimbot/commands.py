@@ -389,6 +389,9 @@ class Commands:
                 by=author,
                 media_events=result.media_events,
             )
+            # Done in the same transaction: a crash before the reply is stored must not
+            # run this command again after the restart, publishing the next edition too.
+            await self.store.finish_command(cmd.event_id, "done", f"published {edition.id}")
         next_day = await draft.edition_day(self.store, self.config, new)
         done = (
             f"Edition {edition.id} ({result.day.isoformat()}) is published with"

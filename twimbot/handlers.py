@@ -552,9 +552,7 @@ class Handlers:
     ) -> tuple[SubmissionRow | None, str | None]:
         """Where the automatic rules put a media event, and by which rule.
 
-        A reply to a submission goes to that submission, when it comes from the entry's
-        author or an editor (anyone may reply to an entry; nobody else adds to it, and
-        their image joins none of their own entries either); any other media goes to the
+        A reply to a submission goes to that submission; any other media goes to the
         sender's nearest earlier submission within ``media.attach_window_minutes`` (by
         origin_server_ts, so the order events are processed in does not matter). Nothing
         is ever attached to an entry of a published edition.
@@ -562,17 +560,12 @@ class Handlers:
         if reply_to is not None:
             replied = await self.store.submission_by_event(reply_to)
             if replied is not None:
-                if replied.frozen or not self._may_add_to(sender, replied):
-                    return None, None
-                return replied, "reply"
+                return (None, None) if replied.frozen else (replied, "reply")
         window = int(self.config.media.attach_window_minutes * 60_000)
         nearest = await self.store.latest_submission_before(sender, origin_ts, origin_ts - window)
         if nearest is None or nearest.frozen:
             return None, None
         return nearest, "window"
-
-    def _may_add_to(self, sender: str, sub: SubmissionRow) -> bool:
-        return sender == sub.sender or self.ctx.is_editor(sender)
 
     async def _media(self, m: Media) -> None:
         target, source = await self._auto_target(m.sender, m.origin_ts, m.reply_to)
@@ -618,11 +611,7 @@ class Handlers:
         An editor's choice is never overridden.
         """
         for media in await self.store.media_replying_to(sub.event_id):
-            if (
-                media.attach_source != "editor"
-                and media.submission_id != sub.id
-                and self._may_add_to(media.sender, sub)
-            ):
+            if media.attach_source != "editor" and media.submission_id != sub.id:
                 await self.store.attach_media(media.id, sub.id, "reply")
         window = int(self.config.media.attach_window_minutes * 60_000)
         for media in await self.store.media_from(sub.sender, sub.origin_ts, sub.origin_ts + window):

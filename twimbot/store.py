@@ -1011,6 +1011,14 @@ class Store:
             (status, result[:2000], event_id),
         )
 
+    async def abandon_command(self, event_id: str, reason: str) -> None:
+        """Mark a command failed unless it finished already (it will not be run again)."""
+        await self._exec(
+            "UPDATE commands SET status = 'failed', result = ?"
+            " WHERE event_id = ? AND status = 'pending'",
+            (reason[:2000], event_id),
+        )
+
     # -- outbox ----------------------------------------------------------------------
 
     async def enqueue(
