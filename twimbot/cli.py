@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -318,6 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{len(err.problems)} config problem(s)", err.problems)
     except TwimbotError as err:
         return _fail(str(err))
+    except sqlite3.DatabaseError as err:
+        # draft and status skip the full integrity check at open (it reads the whole file);
+        # damage they meet later is still one line, and nothing was written.
+        return _fail(
+            f"the database is damaged ({err}); it was left untouched:"
+            " restore a backup or move it away"
+        )
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the last line of defence: one line, details in the debug log
