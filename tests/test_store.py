@@ -129,6 +129,8 @@ async def test_pragmas(tmp_path: Path) -> None:
         timeout = await store._one("PRAGMA busy_timeout")
         assert mode is not None and fk is not None and timeout is not None
         assert (mode[0], fk[0], timeout[0]) == ("wal", 1, 5000)
+        synchronous = await store._one("PRAGMA synchronous")
+        assert synchronous is not None and synchronous[0] == 2  # FULL: durable commits
     finally:
         await store.close()
 

@@ -138,8 +138,14 @@ class World:
 
     # -- the bot as a process --------------------------------------------------------
 
-    def spawn_bot(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "TWIMBOT_ACCESS_TOKEN": self.bot_user.access_token}
+    def spawn_bot(
+        self, *, env: dict[str, str] | None = None, log_level: str = "INFO"
+    ) -> subprocess.Popen[bytes]:
+        """Run ``twimbot run`` with the bot's token in the environment (``env`` replaces the
+        TWIMBOT_* variables when given); its output goes to ``bot.log``."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TWIMBOT_")}
+        secrets = {"TWIMBOT_ACCESS_TOKEN": self.bot_user.access_token} if env is None else env
+        env = {**base, **secrets}
         log = open(self.dir / "bot.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [
@@ -150,7 +156,7 @@ class World:
                 "-c",
                 str(self.config_path),
                 "--log-level",
-                "INFO",
+                log_level,
             ],
             env=env,
             stdout=log,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -18,10 +19,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from twimbot import classify, draft, ingest
+from twimbot import classify, draft, secrecy
 from twimbot.config import Config, Secrets
 from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
-from twimbot.handlers import Context, Handlers
+from twimbot.handlers import Context, Handlers, commit_batch
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
 from twimbot.store import OutboxRow, Store
@@ -114,6 +115,7 @@ class Bot:
         self.batches = 0
         self._commands: Any = None  # twimbot.commands.Commands, built in start()
         self._closing = False
+        self._run_stop: asyncio.Event | None = None
         # The draft template is read at start and at `!twim reload`, never behind the
         # editors' back: a refused reload keeps the template that was checked before.
         self.template: draft.TemplateText | None = None
@@ -152,32 +154,60 @@ class Bot:
 
     # -- start-up --------------------------------------------------------------------
 
-    async def login(self, secrets: Secrets) -> None:
-        """Authenticate from the environment; a password login is kept in the database."""
+    async def login(self, secrets: Secrets, stop: asyncio.Event | None = None) -> bool:
+        """Authenticate from the environment; a password login is kept in the database.
+
+        A homeserver that is down or rate limiting is waited for, with backoff, until ``stop``
+        is set (then False is returned); only a refusal (a bad token or password) is fatal.
+        """
         from twimbot.matrix import NioMatrix
 
         assert isinstance(self.matrix, NioMatrix)
+        matrix = self.matrix
+        stop = stop or self._stopping
         if secrets.access_token:
-            await self.matrix.use_token(secrets.access_token)
-            return
+            token = secrets.access_token
+            try:
+                return await self._patiently("whoami", lambda: matrix.use_token(token), stop)
+            except Refused as err:
+                raise TwimbotError(f"the homeserver refused TWIMBOT_ACCESS_TOKEN ({err})") from None
         if not secrets.password:
             raise ConfigError(
                 "no credentials: set TWIMBOT_ACCESS_TOKEN, or TWIMBOT_PASSWORD for a one-time login"
             )
+        password = secrets.password
         saved = await self.store.get_state("session")
         device_id: str | None = None
         if saved:
             session = json.loads(saved)
             if session.get("user_id") == self.config.user_id:
                 device_id = session.get("device_id")
+                stored_token = str(session["access_token"])
+                secrecy.remember(stored_token)
                 try:
-                    await self.matrix.use_token(session["access_token"])
-                    return
+                    return await self._patiently(
+                        "whoami", lambda: matrix.use_token(stored_token), stop
+                    )
                 except Refused as err:
                     if err.errcode != "M_UNKNOWN_TOKEN":
-                        raise
+                        raise TwimbotError(
+                            f"the homeserver refused the stored access token ({err})"
+                        ) from None
                     log.warning("the stored access token was revoked; logging in again")
-        token, device = await self.matrix.login_password(secrets.password, device_id)
+        answer: tuple[str, str] | None = None
+
+        async def password_login() -> None:
+            nonlocal answer
+            answer = await matrix.login_password(password, device_id)
+
+        try:
+            if not await self._patiently("login", password_login, stop):
+                return False
+        except Refused as err:
+            raise TwimbotError(f"the homeserver refused TWIMBOT_PASSWORD ({err})") from None
+        assert answer is not None
+        token, device = answer
+        secrecy.remember(token)
         async with self.store.transaction():
             await self.store.set_state(
                 "session",
@@ -185,7 +215,30 @@ class Bot:
                     {"user_id": self.config.user_id, "access_token": token, "device_id": device}
                 ),
             )
-        await self.matrix.use_token(token)
+        return await self._patiently("whoami", lambda: matrix.use_token(token), stop)
+
+    async def _patiently(
+        self, what: str, call: Callable[[], Awaitable[object]], stop: asyncio.Event
+    ) -> bool:
+        """Run ``call`` until it succeeds, waiting out outages and 429s; False if stopped.
+
+        :class:`Refused` (the homeserver answered and said no) is raised to the caller.
+        """
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                await call()
+                return True
+            except RateLimited as err:
+                delay = err.retry_after
+                log.warning("%s rate limited; waiting %.1f s", what, delay)
+            except Refused:
+                raise
+            except MatrixError as err:
+                delay = backoff.next()
+                log.warning("%s: homeserver unreachable (%s); retrying in %.1f s", what, err, delay)
+            await wait_event(stop, delay)
+        return False
 
     async def resolve_rooms(self) -> None:
         """Resolve configured aliases and join every configured room we can."""
@@ -195,18 +248,31 @@ class Bot:
         if cfg.ping.room:
             wanted.append((cfg.ping.room, "ping"))
         roles: dict[str, dict[str, bool]] = {}
+        stop = self._run_stop or self._stopping
         for ref, role in wanted:
+            resolved: list[str] = []
+
+            async def resolve(ref: str = ref, out: list[str] = resolved) -> None:
+                out.append(await self.matrix.resolve_alias(ref))
+
+            # A homeserver that is down or busy is waited for: a room left out here would
+            # have its events ignored, and the sync token would move past them.
             try:
-                room_id = await self.matrix.resolve_alias(ref)
-            except MatrixError as err:
+                if not await self._patiently(f"resolve {ref}", resolve, stop):
+                    return
+            except Refused as err:
                 log.warning("cannot resolve room %s (%s); will join when invited", ref, err)
                 continue
+            room_id = resolved[0]
             roles.setdefault(room_id, {})[role] = True
             if role == "editors":
                 self.editors_room = room_id
             try:
-                await self.matrix.join(room_id)
-            except MatrixError as err:
+                if not await self._patiently(
+                    f"join {ref}", functools.partial(self.matrix.join, room_id), stop
+                ):
+                    return
+            except Refused as err:
                 log.warning("cannot join %s (%s); will join when invited", ref, err)
                 continue
             log.info("in %s (%s) as the %s room", ref, room_id, role)
@@ -217,6 +283,7 @@ class Bot:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set: sync, store, act. Returns after a graceful stop."""
         stop = stop or self._stopping
+        self._run_stop = stop
         from twimbot.commands import Commands
 
         self._commands = Commands(self)
@@ -228,6 +295,8 @@ class Bot:
             log.warning("draft template problem (fix it, then !twim reload): %s", problem)
         await self.store.open_edition()
         await self.resolve_rooms()
+        if stop.is_set():
+            return
         workers = [
             asyncio.create_task(self._guard("outbox", self._outbox_loop), name="outbox"),
             asyncio.create_task(self._guard("commands", self._command_loop), name="commands"),
@@ -266,8 +335,27 @@ class Bot:
                     log.warning("homeserver unreachable (%s); retrying in %.1f s", err, delay)
                     await self._sleep(delay, stop)
                     continue
+                try:
+                    await self.process(batch)
+                except RateLimited as err:
+                    # Backfilling the batch's gap was rate limited: nothing of the batch
+                    # was stored and the token did not move, so the same sync comes again.
+                    log.warning("backfill rate limited; waiting %.1f s", err.retry_after)
+                    await self._sleep(err.retry_after, stop)
+                    continue
+                except MatrixError as err:
+                    delay = backoff.next()
+                    log.warning("backfill failed (%s); retrying the batch in %.1f s", err, delay)
+                    await self._sleep(delay, stop)
+                    continue
+                except Exception:
+                    # The batch's transaction rolled back (disk full, database locked, a
+                    # bug): the token did not move, so retrying loses nothing.
+                    delay = backoff.next()
+                    log.exception("could not store a sync batch; retrying in %.1f s", delay)
+                    await self._sleep(delay, stop)
+                    continue
                 backoff.reset()
-                await self.process(batch)
         finally:
             self._closing = True
             for task in workers:
@@ -295,29 +383,7 @@ class Bot:
             joined_at=own_joins(events, self.config.user_id),
         )
         await self._profile_names(events, ctx)
-        handlers = Handlers(self.store, ctx)
-        last: dict[str, tuple[str, int]] = {}
-        async with self.store.transaction():
-            for event in events:
-                room_id = event.get("room_id")
-                roles = self.roles.get(room_id) if isinstance(room_id, str) else None
-                if roles is None:
-                    continue
-                try:
-                    async with self.store.savepoint():
-                        await handlers.apply(ingest.interpret(event, roles, self.config, self.bot))
-                except Exception:
-                    log.exception(
-                        "event %s could not be applied; skipped", str(event.get("event_id"))[:100]
-                    )
-                eid, ts = event.get("event_id"), event.get("origin_server_ts")
-                if isinstance(room_id, str) and isinstance(eid, str) and isinstance(ts, int):
-                    last[room_id] = (eid, ts)
-            markers = {f"room_last:{rid}": json.dumps([eid, ts]) for rid, (eid, ts) in last.items()}
-            # In the same transaction as the events: the token never runs ahead of the data.
-            await self.store.set_states(
-                {**markers, "last_sync_at": str(ctx.now_ms), "sync_token": batch.next_batch}
-            )
+        await commit_batch(Handlers(self.store, ctx), events, batch.next_batch)
         self.batches += 1
         self.synced.set()
         self._wake_outbox.set()
@@ -357,9 +423,15 @@ class Bot:
 
             try:
                 missed = await self.matrix.backfill(room_id, prev, reached)
-            except MatrixError as err:
-                log.warning("backfill of %s failed: %s", room_id, err)
+            except Refused as err:
+                # The homeserver will not show this history (left room, no permission):
+                # retrying cannot help, so the gap is reported and skipped.
+                log.error(
+                    "backfill of %s refused (%s); messages in the gap are missed", room_id, err
+                )
                 continue
+            # Unreachable and RateLimited propagate: the batch is not stored, its token is
+            # not saved, and the same gap is backfilled on the next attempt.
             log.info("backfilled %d events of %s", len(missed), room_id)
             first_index = next(
                 (i for i, e in enumerate(events) if e.get("room_id") == room_id), len(events)
@@ -405,16 +477,28 @@ class Bot:
         event.clear()
 
     async def _outbox_loop(self) -> None:
+        """Send what the outbox holds, in order, each row with its own transaction id.
+
+        A homeserver that is down or rate limiting pauses the whole queue (everything would
+        fail alike). A row the homeserver refuses (403 in a room where the bot may not
+        react, say) only waits itself, with growing delays, so it never holds up the
+        acknowledgements behind it; it is given up after ``OUTBOX_MAX_ATTEMPTS``.
+        """
         backoff = Backoff()
         acked_at: float | None = None  # when the latest acknowledgement went out
+        not_before: dict[int, float] = {}  # refused row id -> monotonic time of its next try
         while True:
-            rows = await self.store.outbox_pending(50)
+            now = time.monotonic()
+            for row_id in [r for r, t in not_before.items() if t <= now]:
+                del not_before[row_id]
+            rows = await self.store.outbox_pending(50, exclude=not_before)
             if not rows:
-                await self._wait(self._wake_outbox, 30)
+                idle = min(not_before.values(), default=now + 30) - now
+                await self._wait(self._wake_outbox, max(0.05, idle))
                 continue
             sent: list[tuple[int, str]] = []
             try:
-                acked_at, pause = await self._send_rows(rows, sent, backoff, acked_at)
+                acked_at, pause = await self._send_rows(rows, sent, backoff, acked_at, not_before)
             finally:
                 # Marked sent together, one commit per round instead of one per message. A
                 # crash before this resends these rows with their txn ids, which the
@@ -431,10 +515,12 @@ class Bot:
         sent: list[tuple[int, str]],
         backoff: Backoff,
         acked_at: float | None,
+        not_before: dict[int, float],
     ) -> tuple[float | None, float]:
         """Send ``rows`` in order, noting each in ``sent``, until one must wait.
 
-        Returns when the latest ack went out and how long to wait before the next round.
+        Returns when the latest ack went out and how long to wait before the next round. A
+        refused row gets its next try time in ``not_before`` and the others go on.
         """
         for row in rows:
             if row.priority > 0 and acked_at is not None:
@@ -450,11 +536,18 @@ class Bot:
                     row.room_id, row.event_type, row.content, row.txn_id
                 )
             except RateLimited as err:
+                log.warning("sending rate limited; waiting %.1f s", err.retry_after)
                 return acked_at, err.retry_after
             except Refused as err:
+                if err.errcode == "M_DUPLICATE_ANNOTATION":
+                    # This reaction is already there (sent from another device of the bot's
+                    # account, or before a new login): what we owed is done.
+                    sent.append((row.id, ""))
+                    continue
                 give_up = row.attempts + 1 >= OUTBOX_MAX_ATTEMPTS
                 log.warning(
-                    "sending to %s refused (%s)%s",
+                    "sending %s to %s refused (%s)%s",
+                    row.event_type,
                     row.room_id,
                     err,
                     "; giving up" if give_up else "",
@@ -462,7 +555,7 @@ class Bot:
                 async with self.store.transaction():
                     await self.store.outbox_failed(row.id, str(err), give_up=give_up)
                 if not give_up:
-                    return acked_at, backoff.next()
+                    not_before[row.id] = time.monotonic() + min(300.0, 2.0**row.attempts)
                 continue
             except MatrixError as err:
                 delay = backoff.next()
@@ -481,7 +574,14 @@ class Bot:
                 await self._wait(self._wake_commands, 30)
                 continue
             for cmd in pending:
-                await self._commands.run(cmd)
+                try:
+                    await self._commands.run(cmd)
+                except Exception:
+                    # Its answer could not be stored. Running it again would repeat what it
+                    # did (an upload, a publish) at every retry, so it is given up, loudly.
+                    log.exception("command %s could not be completed; not retried", cmd.event_id)
+                    async with self.store.transaction():
+                        await self.store.abandon_command(cmd.event_id, "internal error")
                 self._wake_outbox.set()
 
     async def _media_loop(self) -> None:

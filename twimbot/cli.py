@@ -9,13 +9,14 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twimbot import __version__
+from twimbot import __version__, secrecy
 from twimbot.config import Config, load_config, secrets_from_env
 from twimbot.errors import ConfigError, TwimbotError
 
@@ -26,23 +27,18 @@ log = logging.getLogger("twimbot")
 
 
 class _SecretFilter(logging.Filter):
-    """Replace secrets in every log record, whatever code logged them."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
+    """Replace secrets in every log record, whatever code logged them (see ``secrecy``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                record.exc_info, record.exc_text = None, text
+        message = record.getMessage()
+        scrubbed = secrecy.scrub(message, fields=True)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, secrecy.scrub(text, fields=True)
+        elif record.exc_text:
+            record.exc_text = secrecy.scrub(record.exc_text, fields=True)
         return True
 
 
@@ -61,21 +57,26 @@ class _Formatter(logging.Formatter):
 
 
 def setup_logging(level: str, secrets: list[str] | None = None) -> None:
+    secrecy.remember(*(secrets or []))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
-    handler.addFilter(_SecretFilter(secrets or []))
+    handler.addFilter(_SecretFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # nio logs every request at INFO and its retries at WARNING; keep it quiet unless debugging
-    logging.getLogger("nio").setLevel(max(logging.WARNING, root.level))
+    # nio logs every request at INFO and its retries at WARNING; keep it quiet unless
+    # debugging. Its response validation warnings only repeat what our own error line says.
+    debugging = root.level <= logging.DEBUG
+    logging.getLogger("nio").setLevel(logging.DEBUG if debugging else logging.WARNING)
+    # Never below ERROR: at DEBUG it dumps whole responses, the login's access token included.
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
 def _fail(message: str, lines: Sequence[str] = ()) -> int:
-    print(f"twimbot: {message}", file=sys.stderr)
+    print(secrecy.scrub(f"twimbot: {message}"), file=sys.stderr)
     for line in lines:
-        print(f"  {line}", file=sys.stderr)
+        print(secrecy.scrub(f"  {line}"), file=sys.stderr)
     return 1
 
 
@@ -100,13 +101,15 @@ async def _run(args: argparse.Namespace) -> int:
     matrix = NioMatrix(config.homeserver, config.user_id)
     try:
         bot = Bot(config, store, matrix, reload_config=lambda: _config(args.config))
-        await bot.login(secrets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("twimbot %s running as %s on %s", __version__, config.user_id, config.homeserver)
-        await bot.run(stop)
+        if await bot.login(secrets, stop):
+            log.info(
+                "twimbot %s running as %s on %s", __version__, config.user_id, config.homeserver
+            )
+            await bot.run(stop)
         log.info("stopped")
     finally:
         await matrix.close()
@@ -302,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    env = secrets_from_env()
+    # Known from the start, whatever the verb: nothing printed below may show them.
+    secrecy.remember(env.access_token, env.password)
     args = parser().parse_args(argv)
     if args.verb != "run":
         setup_logging(args.log_level or "WARNING")
@@ -313,6 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{len(err.problems)} config problem(s)", err.problems)
     except TwimbotError as err:
         return _fail(str(err))
+    except sqlite3.DatabaseError as err:
+        # draft and status skip the full integrity check at open (it reads the whole file);
+        # damage they meet later is still one line, and nothing was written.
+        return _fail(
+            f"the database is damaged ({err}); it was left untouched:"
+            " restore a backup or move it away"
+        )
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the last line of defence: one line, details in the debug log

@@ -50,10 +50,17 @@ def _text(body: str) -> Reply:
     return [chat.text_notice(body)]
 
 
+def _quoted(arg: str, limit: int = 40) -> str:
+    """An argument quoted back to the editor: repr (control and bidi characters show as
+    escapes) and short, however long the original."""
+    return repr(arg if len(arg) <= limit else arg[:limit] + "…")
+
+
 def _number(arg: str) -> int:
     value = arg.removeprefix("post_").removeprefix("post").removeprefix("#")
-    if not value.isdigit() or len(value) > 6:
-        raise CommandError(f"{arg!r} is not a post number")
+    # isascii: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
+        raise CommandError(f"{_quoted(arg)} is not a post number")
     return int(value)
 
 
@@ -108,7 +115,7 @@ class Commands:
             return _text("Sorry, only editors can use twimbot commands.")
         spec = TABLE.get(word)
         if spec is None:
-            raise CommandError(f"unknown command {word!r}; try !twim help")
+            raise CommandError(f"unknown command {_quoted(word)}; try !twim help")
         if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
             raise CommandError(f"usage: !twim {spec.usage}")
         return await spec.handler(self, cmd, args)
@@ -153,7 +160,9 @@ class Commands:
         section = classify.find_section(wanted, self.config) if wanted else None
         project = classify.find_project(wanted, self.config) if wanted and not section else None
         if wanted and section is None and project is None:
-            raise CommandError(f"no section or project called {wanted!r}; see !twim sections")
+            raise CommandError(
+                f"no section or project called {_quoted(wanted)}; see !twim sections"
+            )
         lines = []
         for sub in subs:
             assignment = await effective_assignment(self.store, self.config, sub)
@@ -222,12 +231,12 @@ class Commands:
             else:
                 found = classify.find_project(name, self.config)
                 if found is None:
-                    raise CommandError(f"no project called {name!r}; see !twim projects")
+                    raise CommandError(f"no project called {_quoted(name)}; see !twim projects")
                 value = found.name
         else:
             section = classify.find_section(name, self.config)
             if section is None:
-                raise CommandError(f"no section called {name!r}; see !twim sections")
+                raise CommandError(f"no section called {_quoted(name)}; see !twim sections")
             value = section.name
         async with self.store.transaction():
             await self.store.add_mark(sub.id, kind, value, cmd.event_id, cmd.sender)
@@ -380,6 +389,9 @@ class Commands:
                 by=author,
                 media_events=result.media_events,
             )
+            # Done in the same transaction: a crash before the reply is stored must not
+            # run this command again after the restart, publishing the next edition too.
+            await self.store.finish_command(cmd.event_id, "done", f"published {edition.id}")
         next_day = await draft.edition_day(self.store, self.config, new)
         done = (
             f"Edition {edition.id} ({result.day.isoformat()}) is published with"

@@ -8,12 +8,14 @@ acknowledgement can only ever be sent for something that is stored.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from twimbot import chat, classify, ping
+from twimbot import chat, classify, ingest, ping
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.ingest import (
     BotIdentity,
@@ -127,6 +129,34 @@ def describe(config: Config, assignment: Assignment) -> str:
     return f"{project.title if project else 'no project'} / {section.title} ({how})"
 
 
+async def commit_batch(handlers: Handlers, events: Sequence[Any], next_batch: str) -> None:
+    """Apply one sync batch and store its token, all in one transaction.
+
+    Each event runs in its own savepoint: one that fails is logged with its event id and
+    leaves no trace, and the others are kept. The token is written last, in the same
+    transaction, so it is never ahead of what is stored (DESIGN invariant 1): if anything
+    here raises, nothing of the batch is kept and the same batch comes again.
+    """
+    store = handlers.store
+    roles = handlers.ctx.roles
+    last: dict[str, tuple[str, int]] = {}
+    async with store.transaction():
+        for event in events:
+            room_id = event.get("room_id") if isinstance(event, dict) else None
+            room_roles = roles.get(room_id) if isinstance(room_id, str) else None
+            if room_roles is None:
+                continue
+            await handlers.apply_event(event, room_roles)
+            eid, ts = event.get("event_id"), event.get("origin_server_ts")
+            if isinstance(room_id, str) and isinstance(eid, str) and ingest.is_timestamp(ts):
+                last[room_id] = (eid, ts)
+        markers = {f"room_last:{rid}": json.dumps([eid, ts]) for rid, (eid, ts) in last.items()}
+        # In the same transaction as the events: the token never runs ahead of the data.
+        await store.set_states(
+            {**markers, "last_sync_at": str(handlers.ctx.now_ms), "sync_token": next_batch}
+        )
+
+
 class Handlers:
     """Dispatches each intent to the handler that applies it."""
 
@@ -134,6 +164,21 @@ class Handlers:
         self.store = store
         self.ctx = ctx
         self.config = ctx.config
+
+    async def apply_event(self, event: Any, roles: RoomRoles) -> bool:
+        """Interpret and apply one raw event in a savepoint; False if it failed.
+
+        A failure is logged with the event id and rolled back to the savepoint, so a bad
+        event can neither stop the sync loop nor be half applied.
+        """
+        try:
+            async with self.store.savepoint():
+                await self.apply(ingest.interpret(event, roles, self.config, self.ctx.bot))
+        except Exception:
+            event_id = event.get("event_id") if isinstance(event, dict) else None
+            log.exception("event %s could not be applied; skipped", str(event_id)[:100])
+            return False
+        return True
 
     async def apply(self, intent: Intent) -> None:
         match intent:
@@ -206,6 +251,7 @@ class Handlers:
         candidate: Candidate,
         *,
         submitted_by: str,
+        first_revision: tuple[str, int] | None = None,
     ) -> SubmissionRow | None:
         if await self.store.submission_by_event(event_id) is not None:
             return None
@@ -224,6 +270,7 @@ class Handlers:
             via=candidate.via,
             submitted_by=submitted_by,
             auto=auto,
+            first_revision=first_revision,
         )
         await self._adopt_media(sub)
         # The acknowledgement is queued first and sent first: it means "stored".
@@ -259,13 +306,15 @@ class Handlers:
 
     async def _edit(self, edit: Edit) -> None:
         original = await self.store.get_message(edit.target)
-        if original is None or original.sender != edit.sender:
-            # Only the author may edit a submission (SPEC §4); unknown targets predate us.
+        if original is None or original.sender != edit.sender or original.redacted:
+            # Only the author may edit a submission (SPEC §4); unknown targets predate us; a
+            # deleted message stays deleted (an edit must not bring it back as a submission).
             return
         sub = await self.store.submission_by_event(edit.target)
         if sub is None:
             await self.store.update_message_body(edit.target, edit.body)
             if edit.candidate is not None and edit.candidate.refusal is None:
+                # The edit is the submission's first revision, so a replay finds it.
                 await self._submit(
                     edit.target,
                     original.room_id,
@@ -273,18 +322,36 @@ class Handlers:
                     original.origin_ts,
                     edit.candidate,
                     submitted_by=edit.sender,
+                    first_revision=(edit.event_id, edit.origin_ts),
                 )
+            return
+        first = await self.store.first_revision(sub.id)
+        if first is not None and first[0] != sub.event_id and edit.origin_ts <= first[1]:
+            # The submission was made by a later edit: this one edited a plain message and is
+            # already in the message's body. Recording it now would make a replay differ.
             return
         text = edit.candidate.text if edit.candidate is not None else edit.body.strip()
         if not text:
             return
+        too_long = len(text) > self.config.trigger.max_length
         newest = await self.store.latest_applied_revision_ts(sub.id)
         # A published entry keeps its archived text; edits arriving out of order (backfill)
-        # never overwrite a newer revision.
-        applies = not sub.frozen and edit.origin_ts >= newest
+        # never overwrite a newer revision; an edit past the length limit is kept on record
+        # but not applied, as a new submission that long would be refused.
+        applies = not sub.frozen and edit.origin_ts >= newest and not too_long
         if not await self.store.add_revision(
             sub.id, edit.event_id, text, edit.origin_ts, applied=applies
         ):
+            return
+        if too_long:
+            limit = self.config.trigger.max_length
+            await self._refuse(
+                edit.room_id,
+                edit.event_id,
+                edit.sender,
+                f"the edit is too long: {len(text)} characters, at most {limit} are accepted;"
+                " the previous text stays",
+            )
             return
         if applies:
             await self.store.update_message_body(edit.target, edit.body)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from twimbot.config import Config
 from twimbot.model import MediaKind
@@ -22,6 +22,8 @@ COMMAND_ALIASES = ("!render", "!status", "!list-projects", "!list-sections")
 MEDIA_MSGTYPES: dict[str, MediaKind] = {"m.image": "image", "m.video": "video", "m.file": "file"}
 # Separators people put between the trigger and their news ("TWIM: …", "@bot, …").
 _SEPARATORS = re.compile(r"^[\s:,;.\-–—>]*")
+# mxc://<server name>/<media id>, as the spec restricts both parts.
+_MXC = re.compile(r"^mxc://[A-Za-z0-9.\-:\[\]]{1,255}/[A-Za-z0-9_\-]{1,255}$")
 _REPLY_FALLBACK = re.compile(r"^(?:> ?[^\n]*\n)+\n?")
 
 
@@ -167,6 +169,15 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Matrix restricts integers in events to the range IEEE doubles hold exactly (canonical JSON).
+MAX_SAFE_INT = 2**53 - 1
+
+
+def is_timestamp(value: Any) -> TypeGuard[int]:
+    """A plausible ``origin_server_ts``: an int (not a bool) in Matrix's integer range."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SAFE_INT
+
+
 def strip_reply_fallback(body: str) -> str:
     """Remove the ``> <@user> …`` quote a client puts before a reply's own text."""
     if not body.startswith("> <"):
@@ -291,7 +302,7 @@ def interpret(event: Any, roles: RoomRoles, config: Config, bot: BotIdentity) ->
     if sender == bot.user_id:
         return Ignore("own event")
     ts = event.get("origin_server_ts")
-    origin_ts = ts if isinstance(ts, int) and not isinstance(ts, bool) else 0
+    origin_ts = ts if is_timestamp(ts) else 0
     content = event.get("content")
     if not isinstance(content, dict):
         return Malformed(event_id, "content is not an object")
@@ -350,7 +361,7 @@ def _message(
                 return Malformed(event_id, "edit without a target or a string m.new_content.body")
             if not roles.submissions:
                 return Ignore("edit outside a submissions room")
-            new_body: str = new["body"]
+            new_body = strip_controls(new["body"])
             candidate = None
             if new.get("msgtype", "m.text") in ("m.text", "m.notice"):
                 candidate = recognise(new, new_body, config, bot, is_reply=False)
@@ -373,6 +384,8 @@ def _message(
             if isinstance(file_info, dict):
                 return Ignore("encrypted media is not supported")
             return Malformed(event_id, "media without a string url")
+        if not _MXC.match(url):
+            return Malformed(event_id, "media url is not an mxc:// URI")
         info = content.get("info")
         mimetype = _str(info.get("mimetype")) if isinstance(info, dict) else None
         # With a caption (Matrix 1.10) ``body`` is the caption and ``filename`` the name.

@@ -34,6 +34,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from twimbot import secrecy
 from twimbot.errors import MatrixError
 
 log = logging.getLogger(__name__)
@@ -389,6 +390,8 @@ class NioMatrix:
     async def send(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str
     ) -> str:
+        # Nothing the bot says may carry a secret, whoever wrote the text.
+        content = secrecy.scrub_json(content)
         resp = await self._call(
             f"send to {room_id}",
             self._client.room_send(
@@ -399,6 +402,8 @@ class NioMatrix:
         return str(resp.event_id)
 
     async def upload(self, data: bytes, content_type: str, filename: str) -> str:
+        if content_type.startswith("text/"):
+            data = secrecy.scrub(data.decode("utf-8", errors="replace")).encode("utf-8")
         try:
             resp, _keys = await self._client.upload(
                 lambda *_: io.BytesIO(data),

@@ -200,16 +200,26 @@ def _row(cls: type[Any], row: sqlite3.Row | None) -> Any:
 
 
 def _create_private(path: Path) -> None:
-    """Create the database file mode 0600 before SQLite touches it.
+    """Create an empty file mode 0600 before SQLite touches it.
 
     SQLite gives the ``-wal`` and ``-shm`` files the permissions of the main file, so those
     stay private too.
     """
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     os.close(fd)
+
+
+def _prepare_new(path: Path) -> Path:
+    """The private, empty file a new database for ``path`` is built in."""
+    new = path.with_name(f".{path.name}.new")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in ("", "-journal", "-wal", "-shm"):  # of a start killed while building
+        Path(f"{new}{leftover}").unlink(missing_ok=True)
+    _create_private(new)
+    return new
+
+
+_UNTOUCHED = "it was left untouched: restore a backup or move it away"
 
 
 class Store:
@@ -230,18 +240,22 @@ class Store:
     ) -> Store:
         """Open (creating if needed) and migrate the database at ``path``.
 
-        A file that is not a healthy SQLite database is refused and left untouched. The
-        integrity check reads the whole file (about 1 s per GB, measured in bench/), which is
-        right once at the bot's start but not for every ``twimbot draft`` or ``status``:
-        ``check_integrity=False`` skips it; a damaged file then still fails with a
-        :class:`StoreError` as soon as SQLite meets the damage.
+        A new database is built under a temporary name and moved into place whole, so a file
+        at ``path`` is always one twimbot made. A file that is not a healthy twimbot database
+        (damaged, truncated, empty, or some other program's) is refused and left untouched.
+        The integrity check reads the whole file (about 1 s per GB, measured in bench/),
+        which is right once at the bot's start but not for every ``twimbot draft`` or
+        ``status``: ``check_integrity=False`` skips it; a damaged file then still fails with
+        a :class:`StoreError` as soon as SQLite meets the damage.
         """
         path = Path(path)
-        existed = path.exists() and path.stat().st_size > 0
-        try:
-            _create_private(path)
-        except OSError as err:
-            raise StoreError(f"cannot create database {path}: {err.strerror}") from None
+        if not path.exists():
+            await cls._initialise(path)
+        elif path.is_file() and path.stat().st_size == 0:
+            raise StoreError(
+                f"database {path} is an empty file, not a twimbot database; {_UNTOUCHED}"
+                " (delete it to start a new database)"
+            )
         try:
             db = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as err:
@@ -249,15 +263,10 @@ class Store:
         db.row_factory = sqlite3.Row
         store = cls(db, path)
         try:
-            if existed and check_integrity:
+            if check_integrity:
                 await store._check_integrity()
-            await db.execute("PRAGMA busy_timeout = 5000")
-            async with db.execute("PRAGMA journal_mode = WAL") as cur:
-                mode = await cur.fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise StoreError(f"database {path}: cannot switch to WAL mode")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute("PRAGMA foreign_keys = ON")
+            await store._check_ours()
+            await store._configure()
             if migrate_schema:
                 await migrate(db)
                 await store._ensure_instance()
@@ -267,10 +276,54 @@ class Store:
         except sqlite3.DatabaseError as err:
             await db.close()
             raise StoreError(
-                f"database {path} is damaged or not a twimbot database ({err});"
-                " it was left untouched: restore a backup or move it away"
+                f"database {path} is damaged or not a twimbot database ({err}); {_UNTOUCHED}"
             ) from None
         return store
+
+    @classmethod
+    async def _initialise(cls, path: Path) -> None:
+        """Build a new, migrated database beside ``path`` and rename it into place."""
+        try:
+            new = _prepare_new(path)
+        except OSError as err:
+            raise StoreError(f"cannot create database {path}: {err.strerror}") from None
+        db = await aiosqlite.connect(str(new), isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            # A rollback journal while building: closing leaves one complete file to move.
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db)
+            await cls(db, new)._ensure_instance()
+        finally:
+            await db.close()
+        os.replace(new, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself survives a power cut
+        finally:
+            os.close(directory)
+
+    async def _configure(self) -> None:
+        db = self._db
+        await db.execute("PRAGMA busy_timeout = 5000")
+        async with db.execute("PRAGMA journal_mode = WAL") as cur:
+            mode = await cur.fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise StoreError(f"database {self.path}: cannot switch to WAL mode")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA foreign_keys = ON")
+
+    async def _check_ours(self) -> None:
+        """Refuse a healthy SQLite file of some other program (never migrate into it)."""
+        async with self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ) as cur:
+            tables = {str(r[0]) for r in await cur.fetchall()}
+        if "schema_migrations" not in tables:
+            raise StoreError(
+                f"database {self.path} is an SQLite database of another program"
+                f" ({len(tables)} tables, no twimbot schema); {_UNTOUCHED}"
+            )
 
     async def _check_integrity(self) -> None:
         try:
@@ -278,14 +331,12 @@ class Store:
                 rows = await cur.fetchall()
         except sqlite3.DatabaseError as err:
             raise StoreError(
-                f"database {self.path} is damaged or not a SQLite database ({err});"
-                " it was left untouched: restore a backup or move it away"
+                f"database {self.path} is damaged or not a SQLite database ({err}); {_UNTOUCHED}"
             ) from None
         problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
         if problems:
             raise StoreError(
-                f"database {self.path} failed its integrity check ({problems[0]});"
-                " it was left untouched: restore a backup or move it away"
+                f"database {self.path} failed its integrity check ({problems[0]}); {_UNTOUCHED}"
             )
 
     async def _ensure_instance(self) -> None:
@@ -536,11 +587,14 @@ class Store:
         via: str,
         submitted_by: str,
         auto: Classification,
+        first_revision: tuple[str, int] | None = None,
     ) -> SubmissionRow:
-        """Insert a submission with the next ``post N`` of its edition (and its first revision).
+        """Insert a submission with the next ``post N`` of its edition and its first revision.
 
-        The number is taken in the INSERT itself and the row is not read back: this runs on
-        the way to every acknowledgement, and each statement is a hop to the database thread.
+        The first revision is the message itself, or ``first_revision`` (event id, ts): the
+        edit that turned a plain message into a submission. The number is taken in the
+        INSERT itself and the row is not read back: this runs on the way to every
+        acknowledgement, and each statement is a hop to the database thread.
         """
         async with (
             self._lock,
@@ -572,10 +626,11 @@ class Store:
             inserted = await cur.fetchone()
         assert inserted is not None
         sub_id, number = int(inserted["id"]), int(inserted["number"])
+        rev_event, rev_ts = first_revision or (event_id, origin_ts)
         await self._exec(
             "INSERT OR IGNORE INTO revisions (submission_id, event_id, text, origin_ts)"
             " VALUES (?, ?, ?, ?)",
-            (sub_id, event_id, text, origin_ts),
+            (sub_id, rev_event, text, rev_ts),
         )
         return SubmissionRow(
             id=sub_id,
@@ -608,6 +663,14 @@ class Store:
             (submission_id, event_id, text, origin_ts, int(applied)),
         )
         return changed > 0
+
+    async def first_revision(self, submission_id: int) -> tuple[str, int] | None:
+        """(event id, ts) of the revision the submission was created with."""
+        row = await self._one(
+            "SELECT event_id, origin_ts FROM revisions WHERE submission_id = ? ORDER BY id LIMIT 1",
+            (submission_id,),
+        )
+        return None if row is None else (str(row["event_id"]), int(row["origin_ts"]))
 
     async def latest_applied_revision_ts(self, submission_id: int) -> int:
         row = await self._one(
@@ -948,6 +1011,14 @@ class Store:
             (status, result[:2000], event_id),
         )
 
+    async def abandon_command(self, event_id: str, reason: str) -> None:
+        """Mark a command failed unless it finished already (it will not be run again)."""
+        await self._exec(
+            "UPDATE commands SET status = 'failed', result = ?"
+            " WHERE event_id = ? AND status = 'pending'",
+            (reason[:2000], event_id),
+        )
+
     # -- outbox ----------------------------------------------------------------------
 
     async def enqueue(
@@ -974,11 +1045,14 @@ class Store:
         )
         return row_id
 
-    async def outbox_pending(self, limit: int = 50) -> list[OutboxRow]:
+    async def outbox_pending(self, limit: int = 50, exclude: Iterable[int] = ()) -> list[OutboxRow]:
+        """Unsent rows, acknowledgements first; ``exclude`` holds rows waiting for a retry."""
+        skip = sorted(exclude)[:500]
         rows = await self._all(
             "SELECT id, room_id, event_type, content, txn_id, priority, attempts FROM outbox"
-            " WHERE sent_at IS NULL ORDER BY priority, id LIMIT ?",
-            (limit,),
+            f" WHERE sent_at IS NULL AND id NOT IN ({','.join('?' * len(skip))})"
+            " ORDER BY priority, id LIMIT ?",
+            (*skip, limit),
         )
         return [
             OutboxRow(
