@@ -306,7 +306,10 @@ class Bot:
         try:
             while not stop.is_set():
                 token = await self.store.get_state("sync_token")
-                sync = asyncio.create_task(self.matrix.sync(token, SYNC_TIMEOUT_MS if token else 0))
+                # The first sync of a run returns at once: catching up after a restart must
+                # not wait for the next message to end a long poll.
+                timeout_ms = SYNC_TIMEOUT_MS if token and self.batches else 0
+                sync = asyncio.create_task(self.matrix.sync(token, timeout_ms))
                 stopper = asyncio.create_task(stop.wait())
                 done, _ = await asyncio.wait({sync, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
