@@ -85,7 +85,7 @@ def load_hebbot_toml(path: Path) -> Config:
 _ENTRY_RE = re.compile(
     r"^\[(?P<name>.+)\]\(https://matrix\.to/#/(?P<user>@[^)\s]+)\)\s+(?P<verb>\w+)\s*$"
 )
-_PROJECT_RE = re.compile(r"^###\s+(?P<title>.+?)(?:\s+\(\[website\]\([^)]*\)\))?\s*$")
+_PROJECT_RE = re.compile(r"^###\s+(?P<title>.+?)(?:\s+\(\[(?i:website)\]\([^)]*\)\))?\s*$")
 _MEDIA_LINE_RE = re.compile(r"^!\[[^\]]*\]\(/blog/img/[^)]*\)\s*$")
 
 
@@ -107,12 +107,19 @@ def _match(title: str, items: Sequence[Any]) -> Any | None:
     for item in items:
         if loose(item.title) == loose(title) or loose(item.name) == loose(title):
             return item
-    heading = _words(re.sub(r"\bWG\b", "Working Group", title))
+    expanded = re.sub(r"\bWG\b", "Working Group", title).casefold()
+    heading = _words(expanded)
     best: tuple[int, Any] | None = None
     for item in items:
         for label in (item.title, item.name):
             words = _words(label)
-            if words and heading[: len(words)] == words and (best is None or len(words) > best[0]):
+            if not words or heading[: len(words)] != words:
+                continue
+            # a hyphenated compound is another thing: "maubot-communitybot" is not maubot
+            opening = re.match(r"[\W_]*" + r"[\W_]+".join(map(re.escape, words)), expanded)
+            if opening and re.match(r"-[^\W_]", expanded[opening.end() :]):
+                continue
+            if best is None or len(words) > best[0]:
                 best = (len(words), item)
     return None if best is None else best[1]
 
