@@ -93,10 +93,17 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text.casefold())
 
 
-def _match(title: str, items: Sequence[Any]) -> Any | None:
+# Words that a heading adds to a project's name without naming something else.
+_REPORT_WORDS = frozenset(["report", "reports", "update", "updates", "news", "release", "weekly"])
+
+
+def _match(title: str, items: Sequence[Any], section: str | None = None) -> Any | None:
     """The config item a post heading names: by exact title, then by the same letters, then
     by the longest title (or name) whose words open the heading ("Matrix Authentication
-    Service (MAS) 0.16.0" is the project "Matrix Authentication Service")."""
+    Service (MAS) 0.16.0" is the project "Matrix Authentication Service"). Such a partial
+    match in another department than the project's default section must add nothing but
+    report words: "Synapse Admin" under Services is not Synapse, "Website & Content WG
+    Report" under Status is the working group; "gomuks android" under Clients is gomuks."""
 
     def loose(text: str) -> str:
         return "".join(_words(text))
@@ -118,6 +125,11 @@ def _match(title: str, items: Sequence[Any]) -> Any | None:
             # a hyphenated compound is another thing: "maubot-communitybot" is not maubot
             opening = re.match(r"[\W_]*" + r"[\W_]+".join(map(re.escape, words)), expanded)
             if opening and re.match(r"-[^\W_]", expanded[opening.end() :]):
+                continue
+            default = getattr(item, "default_section", None)
+            rest = [w for w in heading[len(words) :] if not w[:1].isdigit()]
+            named_more = any(w not in _REPORT_WORDS for w in rest)
+            if section is not None and default is not None and default != section and named_more:
                 continue
             if best is None or len(words) > best[0]:
                 best = (len(words), item)
@@ -165,7 +177,13 @@ def parse_post(markdown: str, config: Config, source: str) -> list[dict[str, Any
                 i = j
                 continue
             section = _match(SECTION_RENAMES.get(section_title, section_title), config.sections)
-            project = None if project_title is None else _match(project_title, config.projects)
+            project = (
+                None
+                if project_title is None
+                else _match(
+                    project_title, config.projects, None if section is None else section.name
+                )
+            )
             entries.append(
                 {
                     "source": source,
