@@ -212,6 +212,14 @@ class Score:
     section_ok: int
     both_ok: int
 
+    def __add__(self, other: Score) -> Score:
+        return Score(
+            self.total + other.total,
+            self.project_ok + other.project_ok,
+            self.section_ok + other.section_ok,
+            self.both_ok + other.both_ok,
+        )
+
     def line(self, label: str) -> str:
         def pct(n: int) -> str:
             return f"{n}/{self.total} = {100 * n / self.total:5.1f}%" if self.total else "n/a"
@@ -228,9 +236,10 @@ def evaluate(
     history: str = "none",
     verbose: bool = False,
     out: Any = sys.stdout,
+    classifier: Classifier | None = None,
 ) -> Score:
     """Classify every labelled entry and count agreements with the labels."""
-    classifier = Classifier(config)
+    classifier = classifier or Classifier(config)
     last: dict[str, str | None] = {}
     project_ok = section_ok = both_ok = 0
     scored = [e for e in entries if e.get("section") is not None]
@@ -267,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per entry")
     parser.add_argument("--build", type=Path, metavar="POST_MD", help="label a published post")
     parser.add_argument("-o", "--output", type=Path, help="where --build writes its JSON")
+    parser.add_argument("--lopo", action="store_true", help="dev set, leave one post out, per year")
     args = parser.parse_args(argv)
     config = load_hebbot_toml(args.config)
 
@@ -284,6 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"config {args.config.name}: {len(config.sections)} sections, "
         f"{len(config.projects)} projects"
     )
+    if args.lopo:
+        total, years = lopo(label_sets()["dev"], config)
+        print("\ndev, leave one post out (learned words never trained on the post scored):")
+        for year, score in years.items():
+            print(score.line(year))
+        print(total.line("all"))
+        return 0
     sets = {"given": list(args.labels)} if args.labels else label_sets()
     everything: list[dict[str, Any]] = []
     for name, files in sets.items():
@@ -300,6 +317,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(speed(everything, config))
     return 0
+
+
+def lopo(files: Sequence[Path], config: Config) -> tuple[Score, dict[str, Score]]:
+    """Leave one post out: each dev post is classified by a classifier whose learned section
+    words were trained on the other dev posts only, so no entry is scored by a model that
+    has seen it. Returns the total and the scores per year."""
+    if str(HERE) not in sys.path:  # the trainer is this file's sibling, not a package
+        sys.path.insert(0, str(HERE))
+    from train_section_model import train
+
+    total = Score(0, 0, 0, 0)
+    years: dict[str, Score] = {}
+    for f in files:
+        model = train(exclude=f.name)
+        entries = json.loads(f.read_text(encoding="utf-8"))
+        score = evaluate(entries, config, classifier=Classifier(config, section_model=model))
+        year = re.search(r"(20\d\d)-\d\d-\d\d", f.name)
+        key = year.group(1) if year else "?"
+        total, years[key] = total + score, years.get(key, Score(0, 0, 0, 0)) + score
+    return total, dict(sorted(years.items()))
 
 
 def label_sets() -> dict[str, list[Path]]:

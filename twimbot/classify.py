@@ -60,10 +60,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.model import Assignment, Choice, Classification, Source
+from twimbot.section_model import SectionGuess, SectionModel, default_model, model_words
 
 __all__ = [
     "DEFAULT_HINTS",
@@ -74,6 +75,7 @@ __all__ = [
     "find_section",
     "is_notice_key",
     "match_name",
+    "plain_text",
     "reaction_target",
     "resolve",
 ]
@@ -161,6 +163,14 @@ PROMINENT: Final = 5.0
 HINTS_SURE: Final = 2.0
 HINTS_OVERRIDE: Final = 3.0
 HINTS_LEAD: Final = 2.0
+# Learned section words (twimbot.section_model), as log-odds over the runner-up section.
+# LEARNED_SURE overrides a section that only hints chose; LEARNED_GUESS replaces the
+# fallback. Chosen by leave-one-post-out replay of the dev set (docs/classification.md).
+LEARNED_SURE: Final = 8.0
+LEARNED_GUESS: Final = 3.0
+# How sure the learned words must be to say what department a text is about, when that
+# decides between a sender's projects the text does not name.
+LEARNED_TOPIC: Final = 6.0
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
 # Only the start of a long first line (Element sends a paragraph as one line) counts as first.
@@ -518,6 +528,11 @@ class _Doc:
         return any(start <= pos < end for start, end in self.emphasis)
 
 
+def plain_text(text: str) -> str:
+    """The text as the rules read it: link targets, URLs, images and Matrix ids blanked."""
+    return _Doc.parse(text).plain
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
     term: _Term
@@ -674,8 +689,23 @@ class _Pull:
 class Classifier:
     """The rules of SPEC §5 compiled for one config. Build once, classify many."""
 
-    def __init__(self, config: Config, *, default_hints: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        default_hints: bool = True,
+        section_model: SectionModel | Literal["default"] | None = "default",
+    ) -> None:
         self.config = config
+        # Learned section words only speak for sections they were trained on, never for the
+        # fallback section (an editor's to-do pile, not a department).
+        model = default_model() if section_model == "default" else section_model
+        self._model = model
+        self._learnable = tuple(
+            s.name
+            for s in config.sections
+            if model is not None and s.name in model.sections and s.name != config.fallback_section
+        )
         self.projects: tuple[Project, ...] = tuple(config.projects)
         self.sections: tuple[Section, ...] = tuple(config.sections)
         self._section_index = {s.name: i for i, s in enumerate(self.sections)}
@@ -740,8 +770,10 @@ class Classifier:
         """Classify one submission (see the module docstring for the rules)."""
         doc = _Doc.parse(text)
         hints = self._hint_evidence(doc)
+        learned = self._learned(doc)
         pull = self._section_pull(sender, hints)
-        pick = self._pick_project(doc, sender, last_editor_project, pull, hints)
+        topic = self._topic(pull, learned)
+        pick = self._pick_project(doc, sender, last_editor_project, pull, hints, topic)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
@@ -752,7 +784,7 @@ class Classifier:
                     section=default,
                     section_reason=f"default section of project {project.title}",
                 )
-        section, section_reason = self._pick_section(sender, hints, pick, pull)
+        section, section_reason = self._pick_section(sender, hints, pick, pull, learned)
         return Classification(
             project=None if pick.project is None else self.projects[pick.project].name,
             project_reason=pick.reason,
@@ -815,6 +847,7 @@ class Classifier:
         last_editor_project: str | None,
         pull: _Pull | None,
         hints: dict[int, _Evidence],
+        topic: str | None,
     ) -> _Pick:
         tagged = self._tag(doc)
         if tagged is not None:
@@ -867,17 +900,22 @@ class Classifier:
             if not set(top) & set(reporting):
                 return _Pick(None, "tie between " + self._titles(top), tuple(top))
             # several of the sender's own projects tie: rule 3 tells them apart
-            return self._from_reporters(sender, reporting, evidence, doc, pull)
+            return self._from_reporters(sender, reporting, evidence, doc, pull, topic)
 
         # 2. what an editor chose for this sender before: a habit like rule 3, so it yields
-        # to clear section evidence the same way
-        if history is not None and (history in evidence or self._conflict(history, pull) is None):
+        # to clear section evidence the same way, and to a text whose words are those of
+        # another department (an editor's Synapse news habit does not make a spec update)
+        if (
+            history is not None
+            and (history in evidence or self._conflict(history, pull) is None)
+            and topic in (None, self.projects[history].default_section)
+        ):
             title = self.projects[history].title
             return _Pick(history, f"editor assigned {title} to this sender before")
 
         # 3. who usually reports for what
         if reporting:
-            return self._from_reporters(sender, reporting, evidence, doc, pull)
+            return self._from_reporters(sender, reporting, evidence, doc, pull, topic)
 
         # 4. a lone passing mention, unless the section evidence points elsewhere
         # (a link to a room named like a project, among other rooms, is not enough)
@@ -909,6 +947,7 @@ class Classifier:
         evidence: dict[int, _Evidence],
         doc: _Doc,
         pull: _Pull | None,
+        topic: str | None,
     ) -> _Pick:
         # A passing mention of one of their projects does not outweigh a department the
         # sender usually reports for ("the Events Working Group is organising the conference").
@@ -932,7 +971,7 @@ class Classifier:
                 why = evidence[only].describe()
                 return _Pick(only, f"{sender} usually reports for {title}; {why}")
         candidates = mentioned or list(reporting)
-        chosen, why = self._by_words(candidates, doc)
+        chosen, why = self._by_words(candidates, doc, topic)
         if chosen is None:
             return _Pick(
                 None,
@@ -951,7 +990,17 @@ class Classifier:
             return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
         return _Pick(chosen, reason)
 
-    def _by_words(self, candidates: list[int], doc: _Doc) -> tuple[int | None, str]:
+    def _topic(self, pull: _Pull | None, learned: SectionGuess | None) -> str | None:
+        """The department the text is clearly about, from its words alone (not the sender)."""
+        if learned is not None and learned.margin >= LEARNED_TOPIC:
+            return learned.section
+        if pull is not None and not pull.sender:
+            return self.sections[pull.section].name
+        return None
+
+    def _by_words(
+        self, candidates: list[int], doc: _Doc, topic: str | None = None
+    ) -> tuple[int | None, str]:
         """Tell a sender's projects apart by the words that distinguish their names."""
         if len(candidates) == 1:
             return candidates[0], ""
@@ -978,6 +1027,12 @@ class Classifier:
         plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
         if len(plain) == 1:
             return max(candidates), " (the text names no variant: the newest)"
+        # Still nothing: those in the department the text is about, and of them the newest
+        # (a team writes about what it builds now: "the app" of an iOS team is its newest).
+        on_topic = [i for i in candidates if self.projects[i].default_section == topic]
+        if on_topic and topic is not None:
+            title = self._stitle(self._section_index[topic])
+            return max(on_topic), f" (the newest of them in {title}, what the text is about)"
         return None, ""
 
     def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
@@ -1041,13 +1096,32 @@ class Classifier:
             return _Pull(strong, reason, sender=False)
         return None
 
+    def _learned(self, doc: _Doc) -> SectionGuess | None:
+        if self._model is None or len(self._learnable) < 2:
+            return None
+        return self._model.guess(model_words(doc.plain), self._learnable)
+
+    def _learned_choice(self, learned: SectionGuess) -> tuple[str, str]:
+        title = self._stitle(self._section_index[learned.section])
+        return learned.section, learned.describe(title)
+
     def _pick_section(
-        self, sender: str, hints: dict[int, _Evidence], pick: _Pick, pull: _Pull | None
+        self,
+        sender: str,
+        hints: dict[int, _Evidence],
+        pick: _Pick,
+        pull: _Pull | None,
+        learned: SectionGuess | None,
     ) -> tuple[str, str]:
+        # Words learned from past posts are many weak clues; the department hints are few
+        # strong ones. The learned words overrule the hints only when they are sure.
+        sure = learned if learned is not None and learned.margin >= LEARNED_SURE else None
         if pull is not None:
             name = self.sections[pull.section].name
             if pull.sender:
                 return name, pull.reason
+            if sure is not None and sure.section != name:
+                return self._learned_choice(sure)
             return name, hints[pull.section].describe_hints() + " matched"
         candidates = pick.candidates
         if not candidates and pick.project is None:
@@ -1065,7 +1139,11 @@ class Classifier:
                 return default, f"{whose} are all in {title}"
         weak = self._best_hint(hints, 1.0, by_position=True)
         if weak is not None:
+            if sure is not None and sure.section != self.sections[weak].name:
+                return self._learned_choice(sure)
             return self.sections[weak].name, hints[weak].describe_hints() + " matched"
+        if learned is not None and learned.margin >= LEARNED_GUESS:
+            return self._learned_choice(learned)
         return self.config.fallback_section, "fallback: no rule matched"
 
     def _stitle(self, index: int) -> str:
