@@ -789,7 +789,7 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # and say why in the commit. Each row: set, scored entries, right project, right section.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 282, 295),  # in-sample: the learned words were trained on dev
+    ("dev", 330, 287, 306),  # in-sample: the learned words were trained on dev
     ("heldout", 54, 42, 43),
 ]
 
@@ -815,13 +815,18 @@ def test_accuracy_floor(
 
 
 def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
-    # an editor's earlier choices for a sender (the sequential replay) only ever help
+    # an editor's earlier choices for a sender (the sequential replay) only ever help. The
+    # section alone may lose an entry that editors filed outside its project's department
+    # (a Matrix Dart SDK demo under Interesting Projects): history finds the project, whose
+    # default section is then not the published one. Right project and section together
+    # never get worse.
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
         auto_mode = bench.evaluate(labels, twim_config, "none")
         with_history = bench.evaluate(labels, twim_config, "sequential")
         assert with_history.project_ok >= auto_mode.project_ok
-        assert with_history.section_ok >= auto_mode.section_ok
+        assert with_history.both_ok >= auto_mode.both_ok
+        assert with_history.section_ok >= auto_mode.section_ok - 1
 
 
 def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config) -> None:

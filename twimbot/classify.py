@@ -168,6 +168,7 @@ HINTS_LEAD: Final = 2.0
 # fallback. Chosen by leave-one-post-out replay of the dev set (docs/classification.md).
 LEARNED_SURE: Final = 8.0
 LEARNED_GUESS: Final = 3.0
+LEARNED_OVER_WEAK: Final = 4.0
 # How sure the learned words must be to say what department a text is about, when that
 # decides between a sender's projects the text does not name.
 LEARNED_TOPIC: Final = 6.0
@@ -675,6 +676,8 @@ class _Pick:
     reason: str
     # equally likely projects when none was picked; their shared section is a fair guess
     candidates: tuple[int, ...] = ()
+    # whether the text names the candidates, or they are only the sender's usual projects
+    named: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -874,6 +877,8 @@ class Classifier:
             placed = e.first or e.emphasis or e.linked or e.lead
             if not placed and e.proper < 3 and i not in reporting:
                 return False
+            if self._named_as_source(i, e, pull, topic):
+                return False
             return e.score >= bar
 
         clear = [i for i in evidence if eligible(i)]
@@ -955,6 +960,7 @@ class Classifier:
             i
             for i in reporting
             if i in evidence
+            and not self._named_as_source(i, evidence[i], pull, topic)
             and (
                 evidence[i].score >= CLEAR
                 or pull is None
@@ -978,17 +984,32 @@ class Classifier:
                 f"{sender} usually reports for several projects"
                 f" ({self._titles(candidates)}) and the text tells none apart",
                 tuple(candidates),
+                named=bool(mentioned),
             )
         reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
         if chosen not in mentioned and not why:
             # The sender's one project, and the text names it nowhere: people name what they
             # report on, so this is news of something else (measured: such guesses were
-            # wrong every time). Its department is still a fair guess for the section.
-            return _Pick(None, f"{reason}, but the text does not name it", (chosen,))
+            # wrong every time). Its department is a last guess for the section.
+            return _Pick(None, f"{reason}, but the text does not name it", (chosen,), named=False)
         conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
             return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
         return _Pick(chosen, reason)
+
+    def _named_as_source(
+        self, project: int, evidence: _Evidence, pull: _Pull | None, topic: str | None
+    ) -> bool:
+        """A section's usual reporter writing what reads like that section's news (the
+        weekly stats "collected by … an instance by etke.cc") names their own projects of
+        other departments as its source: only a project the text opens with is its subject."""
+        return (
+            pull is not None
+            and pull.sender
+            and topic == self.sections[pull.section].name
+            and self._conflict(project, pull) is not None
+            and not evidence.lead
+        )
 
     def _topic(self, pull: _Pull | None, learned: SectionGuess | None) -> str | None:
         """The department the text is clearly about, from its words alone (not the sender)."""
@@ -1123,28 +1144,43 @@ class Classifier:
             if sure is not None and sure.section != name:
                 return self._learned_choice(sure)
             return name, hints[pull.section].describe_hints() + " matched"
-        candidates = pick.candidates
+        candidates, named = pick.candidates, pick.named
         if not candidates and pick.project is None:
-            candidates = tuple(self._reports.get(_user_key(sender), []))
-        defaults = {self.projects[i].default_section for i in candidates}
-        if len(defaults) == 1:
-            (default,) = defaults
-            if default is not None and default in self._section_index:
-                title = self._stitle(self._section_index[default])
-                whose = (
-                    "the projects it may be about"
-                    if pick.candidates
-                    else f"the projects {sender} usually reports for"
-                )
-                return default, f"{whose} are all in {title}"
+            candidates, named = tuple(self._reports.get(_user_key(sender), [])), False
+        # Projects the text names alike share a department: that is what it is about.
+        # The sender's usual projects that the text does not name are a last guess only
+        # (measured: the text's own words were right more often).
+        shared = self._shared_section(candidates, sender, named)
+        if shared is not None and named:
+            return shared
         weak = self._best_hint(hints, 1.0, by_position=True)
         if weak is not None:
-            if sure is not None and sure.section != self.sections[weak].name:
-                return self._learned_choice(sure)
+            # a hint word or two against the many words learned from past posts
+            if (
+                learned is not None
+                and learned.section != self.sections[weak].name
+                and learned.margin >= LEARNED_OVER_WEAK
+            ):
+                return self._learned_choice(learned)
             return self.sections[weak].name, hints[weak].describe_hints() + " matched"
         if learned is not None and learned.margin >= LEARNED_GUESS:
             return self._learned_choice(learned)
+        if shared is not None:
+            return shared
         return self.config.fallback_section, "fallback: no rule matched"
+
+    def _shared_section(
+        self, candidates: Sequence[int], sender: str, named: bool
+    ) -> tuple[str, str] | None:
+        defaults = {self.projects[i].default_section for i in candidates}
+        if len(defaults) != 1:
+            return None
+        (default,) = defaults
+        if default is None or default not in self._section_index:
+            return None
+        title = self._stitle(self._section_index[default])
+        whose = "the projects it may be about" if named else f"the projects {sender} reports for"
+        return default, f"{whose} are all in {title}"
 
     def _stitle(self, index: int) -> str:
         return self.sections[index].title
