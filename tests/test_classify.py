@@ -789,7 +789,7 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # and say why in the commit. Each row: set, scored entries, right project, right section.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 287, 306),  # in-sample: the learned words were trained on dev
+    ("dev", 330, 290, 305),  # in-sample: the learned words were trained on dev
     ("heldout", 54, 42, 43),
 ]
 

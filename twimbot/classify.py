@@ -169,6 +169,9 @@ HINTS_LEAD: Final = 2.0
 LEARNED_SURE: Final = 8.0
 LEARNED_GUESS: Final = 3.0
 LEARNED_OVER_WEAK: Final = 4.0
+# Against hints strong enough to decide a section, learned words need this much more
+# margin per point of hint score ("Discord" and "bridge" six times each is a bridge).
+LEARNED_PER_HINT: Final = 1.0
 # How sure the learned words must be to say what department a text is about, when that
 # decides between a sender's projects the text does not name.
 LEARNED_TOPIC: Final = 6.0
@@ -289,7 +292,9 @@ class _Term:
     capitalised: bool
 
 
-def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | None:
+def _compile(
+    alias: str, *, hint: bool, plural: bool = True
+) -> tuple[re.Pattern[str], str, bool] | None:
     alias = _nfc(alias).strip()
     words = _WORD_RUN_RE.findall(alias.casefold())
     if len(alias) < 2 or not words:
@@ -314,7 +319,7 @@ def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | N
     right = ""
     if alias[-1].isalnum():
         suffix = ""
-        if alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
+        if plural and alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
             suffix = "s?"  # "my Helm Charts", "bridges"
         if hint:
             suffix += r"\d*"  # "MSC3916"
@@ -327,7 +332,9 @@ def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | N
     return pattern, words[0] if anchored else max(words, key=len), anchored
 
 
-def _build_terms(named: Iterable[tuple[str, Sequence[int]]], *, hint: bool) -> list[_Term]:
+def _build_terms(
+    named: Iterable[tuple[str, Sequence[int]]], *, hint: bool, plural: bool = True
+) -> list[_Term]:
     """One term per distinct normalised name; a name several items share targets them all."""
     labels: dict[str, str] = {}
     targets: dict[str, list[int]] = {}
@@ -342,7 +349,7 @@ def _build_terms(named: Iterable[tuple[str, Sequence[int]]], *, hint: bool) -> l
         capitals[key] = capitals.get(key, False) or any(ch.isupper() for ch in alias)
     terms: list[_Term] = []
     for key, label in labels.items():
-        compiled = _compile(label, hint=hint)
+        compiled = _compile(label, hint=hint, plural=plural)
         if compiled is not None:
             pattern, probe, anchored = compiled
             terms.append(_Term(label, pattern, probe, anchored, tuple(targets[key]), capitals[key]))
@@ -687,6 +694,7 @@ class _Pull:
     section: int
     reason: str
     sender: bool
+    learned: bool = False  # the learned words of past posts outweighed the hints
 
 
 class Classifier:
@@ -723,8 +731,15 @@ class Classifier:
         short = _short_names(self.projects, set(self._aliases) | {_key(k) for k in prefixes})
         for alias, owners in short.items():
             self._aliases.setdefault(_key(alias), tuple(owners))
-        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items(), *short.items()]
-        self._terms = _index(_build_terms(terms, hint=False))
+        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items()]
+        # A short name is often an ordinary word ("Highlight" of "Matrix Highlight"): its
+        # plural ("Highlights include: …") is that word, not the project.
+        self._terms = _index(
+            [
+                *_build_terms(terms, hint=False),
+                *_build_terms(short.items(), hint=False, plural=False),
+            ]
+        )
 
         hints: list[tuple[str, tuple[int, ...]]] = []
         for i, section in enumerate(self.sections):
@@ -774,7 +789,7 @@ class Classifier:
         doc = _Doc.parse(text)
         hints = self._hint_evidence(doc)
         learned = self._learned(doc)
-        pull = self._section_pull(sender, hints)
+        pull = self._section_pull(sender, hints, learned)
         topic = self._topic(pull, learned)
         pick = self._pick_project(doc, sender, last_editor_project, pull, hints, topic)
         if pick.project is not None:
@@ -1099,7 +1114,9 @@ class Classifier:
             own = hinted if len(hinted) == 1 else own
         return own[0] if len(own) == 1 else None
 
-    def _section_pull(self, sender: str, hints: dict[int, _Evidence]) -> _Pull | None:
+    def _section_pull(
+        self, sender: str, hints: dict[int, _Evidence], learned: SectionGuess | None
+    ) -> _Pull | None:
         strong = self._best_hint(hints, HINTS_SURE, by_position=False)
         own = self._sender_section(sender, hints)
         if own is not None:
@@ -1113,6 +1130,17 @@ class Classifier:
                 reason = f"{sender} usually reports for {self._stitle(own)}"
                 return _Pull(own, reason, sender=True)
         if strong is not None:
+            needed = LEARNED_SURE + LEARNED_PER_HINT * hints[strong].hint_score
+            if (
+                learned is not None
+                and learned.section != self.sections[strong].name
+                and learned.margin >= needed
+            ):
+                # many words of past posts outweigh a hint word or two ("an OIDC provider"
+                # in a Synapse release is not hosting news)
+                index = self._section_index[learned.section]
+                reason = learned.describe(self._stitle(index))
+                return _Pull(index, reason, sender=False, learned=True)
             reason = f"{hints[strong].describe_hints()} point to {self._stitle(strong)}"
             return _Pull(strong, reason, sender=False)
         return None
@@ -1135,14 +1163,14 @@ class Classifier:
         learned: SectionGuess | None,
     ) -> tuple[str, str]:
         # Words learned from past posts are many weak clues; the department hints are few
-        # strong ones. The learned words overrule the hints only when they are sure.
-        sure = learned if learned is not None and learned.margin >= LEARNED_SURE else None
+        # strong ones. The learned words overrule the hints only when they are sure (and
+        # _section_pull has already weighed them against strong hints).
         if pull is not None:
             name = self.sections[pull.section].name
             if pull.sender:
                 return name, pull.reason
-            if sure is not None and sure.section != name:
-                return self._learned_choice(sure)
+            if pull.learned:
+                return name, pull.reason
             return name, hints[pull.section].describe_hints() + " matched"
         candidates, named = pick.candidates, pick.named
         if not candidates and pick.project is None:
