@@ -8,22 +8,27 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
 
 1. an explicit tag on the first line: ``### Name``, ``**Name**`` or ``Name:``;
 2. a project the text names *clearly*: whole-word mentions of its name, title, aliases or
-   short name ("Hookshot" of "matrix-hookshot"), weighted by place (first line, bold or
-   heading), plus a link to its website (or to a URL whose path is the project's name).
-   Score ≥ 2: named in the first line, in bold, three times, or linked; a name only repeated
-   in the body, by someone who does not report for it, is a passing mention. When the text
-   is clearly about a department (the sender usually reports for a section, or its hints
-   clearly outweigh those of the project's own department) a project of another department
-   must be named prominently (score ≥ 5): "Governing Board elections" is election news. A
-   clearly named project the sender usually reports for wins over the other clear names.
-3. the project an editor last assigned to this sender;
+   short name ("Hookshot" of "matrix-hookshot"; never its plural: "Highlights include" is
+   not Matrix Highlight), weighted by place (first line, bold or heading), plus a link to
+   its website (or to a URL whose path is the project's name). Score ≥ 2: named in the
+   first line, in bold, three times, or linked; a name only repeated in the body, by
+   someone who does not report for it, is a passing mention. When the text is clearly
+   about a department (the sender usually reports for a section, or its hints clearly
+   outweigh those of the project's own department) a project of another department must be
+   named prominently (score ≥ 5): "Governing Board elections" is election news. A clearly
+   named project the sender usually reports for wins over the other clear names, except
+   when a section's usual reporter writes what reads like that section's news: their own
+   projects are then its sources ("collected by … an instance by etke.cc"), unless the text
+   opens with one.
+3. the project an editor last assigned to this sender, unless the text's words are those of
+   another department;
 4. the sender's ``usual_reporters`` entries, when the text names one of them (even in
    passing) or tells them apart by a word only one of their names has ("desktop" for
    "Element Web/Desktop"). Variants of one family ("Element Android", "Element X Android")
-   that the text does not tell apart give the newest, last-listed one. A text that names
-   none of the sender's projects is news of something else: measured on real posts, such
-   guesses were always wrong, so it gets no project (its department still guides the
-   section);
+   that the text does not tell apart give the newest, last-listed one; otherwise the newest
+   of those in the department the text's words clearly belong to (an iOS team's "the app").
+   A text that names none of a sender's single project is news of something else:
+   measured on real posts, such guesses were wrong almost every time, so it gets no project;
 5. a lone passing mention (a room link among others is not one).
 
 Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
@@ -33,14 +38,24 @@ spec update is not Element news). SPEC §6 does the same for an editor's section
 
 **Section**: the project's ``default_section``; else the section the sender usually reports
 for (unless the hints clearly say otherwise); else the section whose ``hints`` match clearly;
-else the section all the equally likely projects share; else the best weak hint; else
+else the section all the equally likely projects the text names share; else the best weak
+hint; else the learned words; else the section of the sender's usual projects; else
 ``fallback_section`` (reason ``fallback: …``).
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
 TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
 an imported hebbot config also sorts entries of projects it does not know; ``hints: []``
-turns that off for a section. Accuracy on real posts is measured by
-``bench/classify_accuracy.py`` (see docs/classification.md).
+turns that off for a section.
+
+**Learned words** (:mod:`twimbot.section_model`): per-section word counts from real TWIM
+posts, shipped with twimbot, used by a naive Bayes vote that names its deciding words
+(``words "federateable", "discovered", "directories" are typical of Matrix Federation
+Stats 📊 in past posts``). They decide where no rule does, overrule a weak hint when fairly
+sure (:data:`LEARNED_OVER_WEAK`), and overrule strong hints only when surer still the
+stronger the hints are (:data:`LEARNED_SURE`, :data:`LEARNED_PER_HINT`); a project's default
+section and a sender's usual section stand. They only know the TWIM department names.
+Accuracy on real posts is measured by ``bench/classify_accuracy.py`` (see
+docs/classification.md).
 
 Matching is Unicode-aware and case-insensitive, with guards against common words: an
 all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``),
