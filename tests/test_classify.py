@@ -785,12 +785,14 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
 # regressions; they are not estimates: the reference post and the dev set were looked at
-# while the rules were designed, the held-out set was not. Lower a floor only on purpose,
+# while the rules were designed, the held-out sets were not. Lower a floor only on purpose,
 # and say why in the commit. Each row: set, scored entries, right project, right section.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
     ("dev", 330, 290, 305),  # in-sample: the learned words were trained on dev
+    # heldout lost one project with the learned words (43 -> 42, measured, not tuned on)
     ("heldout", 54, 42, 43),
+    ("blind2", 98, 77, 79),  # measured once, after the rules and learned words were final
 ]
 
 
