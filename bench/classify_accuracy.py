@@ -8,13 +8,17 @@ published TWIM post by :func:`parse_post`, which reads each entry as the post sh
 and the ``> ``-quoted body (without the attached images, which are separate events).
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
-TWIM posts that were looked at while the rules were designed); ``heldout`` is ``data/heldout/``
-(posts labelled and committed before they were first measured, and never tuned against).
+TWIM posts that were looked at while the rules were designed, and the only posts the learned
+section words are trained on); ``heldout`` is ``data/heldout/`` and ``blind2`` is
+``data/blind2/`` (posts labelled and committed before they were first measured, and never
+tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
+learned words trained on the other posts only.
 
 The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` (the keys twimbot's
 classifier uses; no hints, so sections get the built-in department hints).
 
     python bench/classify_accuracy.py                    # the dev and held-out sets
+    python bench/classify_accuracy.py --lopo             # dev, leave one post out, per year
     python bench/classify_accuracy.py -v LABELS.json     # per-entry table
     python bench/classify_accuracy.py --build POST.md -o LABELS.json
 
