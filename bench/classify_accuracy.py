@@ -327,9 +327,9 @@ def lopo(files: Sequence[Path], config: Config) -> tuple[Score, dict[str, Score]
     """Leave one post out: each dev post is classified by a classifier whose learned section
     words were trained on the other dev posts only, so no entry is scored by a model that
     has seen it. Returns the total and the scores per year."""
-    if str(HERE) not in sys.path:  # the trainer is this file's sibling, not a package
-        sys.path.insert(0, str(HERE))
-    from train_section_model import train
+    if str(HERE.parent) not in sys.path:  # run as a script, or loaded by path in tests
+        sys.path.insert(0, str(HERE.parent))
+    from bench.train_section_model import train
 
     total = Score(0, 0, 0, 0)
     years: dict[str, Score] = {}

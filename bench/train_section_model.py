@@ -20,8 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from classify_accuracy import label_sets
-
+from bench.classify_accuracy import label_sets
 from twimbot.classify import plain_text
 from twimbot.section_model import DATA_FILE, SectionModel
 
