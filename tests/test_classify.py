@@ -28,6 +28,7 @@ from twimbot.classify import (
 )
 from twimbot.config import Config, Project, Section
 from twimbot.model import Classification, Source
+from twimbot.section_model import SectionModel, default_model, model_words
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -403,9 +404,11 @@ def test_reporters_projects_undecided_means_no_project_but_shared_section() -> N
 
 
 def test_reporters_projects_undecided_in_different_sections_fall_back() -> None:
-    got = auto("A new beta is out, thanks to all testers!", sender=KITSUNE)
-    assert got.project is None
-    assert got.section == "todo"
+    text = "A new beta is out, thanks to all testers!"
+    assert auto(text, sender=KITSUNE).project is None
+    # no rule decides the section: without learned words it is the fallback
+    got = Classifier(CONFIG, section_model=None).classify(text, KITSUNE)
+    assert (got.project, got.section) == (None, "todo")
 
 
 def test_name_opening_the_text_is_its_subject() -> None:
@@ -519,7 +522,8 @@ def test_default_hints_apply_only_to_sections_without_hints() -> None:
     got = classify(text, NOBODY, config)
     assert got.section == "spec"
     assert "MSC" in got.section_reason
-    assert Classifier(config, default_hints=False).classify(text, NOBODY).section == "todo"
+    bare = Classifier(config, default_hints=False, section_model=None)
+    assert bare.classify(text, NOBODY).section == "todo"
 
 
 # -- determinism and compilation ---------------------------------------------------------------
@@ -781,12 +785,14 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
 # regressions; they are not estimates: the reference post and the dev set were looked at
-# while the rules were designed, the held-out set was not. Lower a floor only on purpose,
+# while the rules were designed, the held-out sets were not. Lower a floor only on purpose,
 # and say why in the commit. Each row: set, scored entries, right project, right section.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 177, 154, 144),
-    ("heldout", 54, 43, 43),
+    ("dev", 330, 290, 305),  # in-sample: the learned words were trained on dev
+    # heldout lost one project with the learned words (43 -> 42, measured, not tuned on)
+    ("heldout", 54, 42, 43),
+    ("blind2", 98, 77, 79),  # measured once, after the rules and learned words were final
 ]
 
 
@@ -811,13 +817,18 @@ def test_accuracy_floor(
 
 
 def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
-    # an editor's earlier choices for a sender (the sequential replay) only ever help
+    # an editor's earlier choices for a sender (the sequential replay) only ever help. The
+    # section alone may lose an entry that editors filed outside its project's department
+    # (a Matrix Dart SDK demo under Interesting Projects): history finds the project, whose
+    # default section is then not the published one. Right project and section together
+    # never get worse.
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
         auto_mode = bench.evaluate(labels, twim_config, "none")
         with_history = bench.evaluate(labels, twim_config, "sequential")
         assert with_history.project_ok >= auto_mode.project_ok
-        assert with_history.section_ok >= auto_mode.section_ok
+        assert with_history.both_ok >= auto_mode.both_ok
+        assert with_history.section_ok >= auto_mode.section_ok - 1
 
 
 def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config) -> None:
@@ -866,12 +877,13 @@ STATS_TEXT = (
             None,
             "elections",
         ),
-        # "the" and a lowercase "watch" do not name "Watch The Matrix"
+        # "the" and a lowercase "watch" do not name "Watch The Matrix"; of the sender's
+        # projects, the newest client is what a client team's "App Store build" is
         (
             "This week we decided to take a look at the accessibility audits; it is cool to "
             "watch these tests run on the App Store build.",
             "@douge:matrix.org",
-            None,
+            "element-x-ios",
             "clients",
         ),
         # a room link among others is not news of that room's project
@@ -915,3 +927,92 @@ def test_sections_without_hints_use_their_title(twim_config: Config) -> None:
     )
     assert got.section == "non-chat-clients"
     assert '"Non Chat Clients"' in got.section_reason
+
+
+# -- learned section words (twimbot.section_model) ---------------------------------------------
+
+TINY_CORPUS = [
+    ("stats", "As of today 9000 federateable servers have been discovered, stats timeline"),
+    ("stats", "As of today 9500 federateable servers have been discovered"),
+    ("clients", "The new release of the app has a faster room list and a new timeline"),
+    ("clients", "This release of our app improves the timeline and the composer"),
+    ("spec", "Here's your weekly spec update: new proposals and merged proposals"),
+    ("spec", "The weekly spec update: proposals in final comment period"),
+]
+
+
+def test_section_model_learns_words_and_says_which_decided() -> None:
+    model = SectionModel.train(TINY_CORPUS)
+    guess = model.guess(model_words("Today 11000 federateable servers were discovered"))
+    assert guess is not None
+    assert guess.section == "stats"
+    assert guess.margin > 0
+    assert "federateable" in guess.words and "discovered" in guess.words
+    assert 'words "' in guess.describe("Matrix Federation Stats")
+    # words only one entry used are that entry's, not the section's
+    assert "composer" not in model.counts["clients"]
+    # nothing it knows: no guess; and it only chooses among the sections it is allowed
+    assert model.guess(model_words("zebra quokka")) is None
+    limited = model.guess(model_words("federateable servers timeline app"), ["clients", "spec"])
+    assert limited is not None and limited.section == "clients"
+
+
+def test_section_model_round_trips_and_is_deterministic() -> None:
+    model = SectionModel.train(TINY_CORPUS)
+    again = SectionModel.from_json(json.loads(json.dumps(model.to_json())))
+    words = model_words("the app release with a new room list")
+    assert again.guess(words) == model.guess(words)
+    assert SectionModel.train(list(reversed(TINY_CORPUS))).to_json() == model.to_json()
+
+
+def test_learned_words_decide_only_where_the_rules_do_not() -> None:
+    model = SectionModel.train(TINY_CORPUS)
+    sections = [
+        {"name": "stats", "title": "Matrix Federation Stats"},
+        {"name": "clients", "title": "Dept of Clients"},
+        {"name": "spec", "title": "Dept of Spec"},
+    ]
+    config = make_config(sections=sections, projects=[])
+    learned = Classifier(config, section_model=model)
+    text = "Today 11000 federateable servers were discovered, see the timeline"
+    got = learned.classify(text, NOBODY)
+    assert got.section == "stats"
+    assert got.section_reason.startswith('words "')
+    assert "typical of Matrix Federation Stats" in got.section_reason
+    # without the learned words no rule matches that text
+    assert Classifier(config, section_model=None).classify(text, NOBODY).section == "todo"
+    # a project's default section is never overruled by learned words
+    with_project = Classifier(CONFIG, section_model=model)
+    assert with_project.classify("Nheko 0.12: federateable servers discovered", NOBODY).section == (
+        "clients"
+    )
+
+
+def test_learned_words_speak_only_for_sections_they_know() -> None:
+    model = SectionModel.train(TINY_CORPUS)
+    sections = [{"name": "numbers", "title": "Numbers"}, {"name": "apps", "title": "Apps"}]
+    config = make_config(sections=sections, projects=[])
+    got = Classifier(config, section_model=model).classify(
+        "Today 11000 federateable servers were discovered", NOBODY
+    )
+    assert got.section == config.fallback_section
+
+
+def test_shipped_section_words_are_trained_on_the_current_dev_set() -> None:
+    # bench/train_section_model.py must be re-run when labelled dev posts change
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))
+    from bench import train_section_model
+
+    assert train_section_model.main(["--check"]) == 0
+    assert default_model().to_json() == train_section_model.train().to_json()
+
+
+def test_dev_accuracy_leaving_each_post_out(bench: ModuleType, twim_config: Config) -> None:
+    # The honest dev figure: each post is scored by learned words trained on the other
+    # posts only (docs/classification.md). A floor, as measured when the rules last changed.
+    total, years = bench.lopo(bench.label_sets()["dev"], twim_config)
+    assert total.total == 330
+    assert total.project_ok >= 290, total
+    assert total.section_ok >= 275, total
+    assert set(years) == {"2022", "2023", "2024", "2025"}

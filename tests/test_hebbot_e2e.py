@@ -50,9 +50,10 @@ SYNAPSE_NEWS = (
     "Synapse 1.120 is out with faster state resolution, lower memory use on large rooms"
     " and a new admin API to purge old media."
 )
+# no project, no department hint, and no word the learned section words know: unsorted
 LOOSE_NEWS = (
-    "Our little group finally finished the long migration of ten years of archives, and every"
-    " old conversation is now searchable again."
+    "Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat"
+    " nulla pariatur, excepteur sint occaecat cupidatat proident."
 )
 POLYCULE_NEWS = (
     "This week saw the first stable release of our geeky little tool for power users, now with"

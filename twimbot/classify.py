@@ -8,22 +8,27 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
 
 1. an explicit tag on the first line: ``### Name``, ``**Name**`` or ``Name:``;
 2. a project the text names *clearly*: whole-word mentions of its name, title, aliases or
-   short name ("Hookshot" of "matrix-hookshot"), weighted by place (first line, bold or
-   heading), plus a link to its website (or to a URL whose path is the project's name).
-   Score ≥ 2: named in the first line, in bold, three times, or linked; a name only repeated
-   in the body, by someone who does not report for it, is a passing mention. When the text
-   is clearly about a department (the sender usually reports for a section, or its hints
-   clearly outweigh those of the project's own department) a project of another department
-   must be named prominently (score ≥ 5): "Governing Board elections" is election news. A
-   clearly named project the sender usually reports for wins over the other clear names.
-3. the project an editor last assigned to this sender;
+   short name ("Hookshot" of "matrix-hookshot"; never its plural: "Highlights include" is
+   not Matrix Highlight), weighted by place (first line, bold or heading), plus a link to
+   its website (or to a URL whose path is the project's name). Score ≥ 2: named in the
+   first line, in bold, three times, or linked; a name only repeated in the body, by
+   someone who does not report for it, is a passing mention. When the text is clearly
+   about a department (the sender usually reports for a section, or its hints clearly
+   outweigh those of the project's own department) a project of another department must be
+   named prominently (score ≥ 5): "Governing Board elections" is election news. A clearly
+   named project the sender usually reports for wins over the other clear names, except
+   when a section's usual reporter writes what reads like that section's news: their own
+   projects are then its sources ("collected by … an instance by etke.cc"), unless the text
+   opens with one.
+3. the project an editor last assigned to this sender, unless the text's words are those of
+   another department;
 4. the sender's ``usual_reporters`` entries, when the text names one of them (even in
    passing) or tells them apart by a word only one of their names has ("desktop" for
    "Element Web/Desktop"). Variants of one family ("Element Android", "Element X Android")
-   that the text does not tell apart give the newest, last-listed one. A text that names
-   none of the sender's projects is news of something else: measured on real posts, such
-   guesses were always wrong, so it gets no project (its department still guides the
-   section);
+   that the text does not tell apart give the newest, last-listed one; otherwise the newest
+   of those in the department the text's words clearly belong to (an iOS team's "the app").
+   A text that names none of a sender's single project is news of something else:
+   measured on real posts, such guesses were wrong almost every time, so it gets no project;
 5. a lone passing mention (a room link among others is not one).
 
 Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
@@ -33,14 +38,24 @@ spec update is not Element news). SPEC §6 does the same for an editor's section
 
 **Section**: the project's ``default_section``; else the section the sender usually reports
 for (unless the hints clearly say otherwise); else the section whose ``hints`` match clearly;
-else the section all the equally likely projects share; else the best weak hint; else
+else the section all the equally likely projects the text names share; else the best weak
+hint; else the learned words; else the section of the sender's usual projects; else
 ``fallback_section`` (reason ``fallback: …``).
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
 TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
 an imported hebbot config also sorts entries of projects it does not know; ``hints: []``
-turns that off for a section. Accuracy on real posts is measured by
-``bench/classify_accuracy.py`` (see docs/classification.md).
+turns that off for a section.
+
+**Learned words** (:mod:`twimbot.section_model`): per-section word counts from real TWIM
+posts, shipped with twimbot, used by a naive Bayes vote that names its deciding words
+(``words "federateable", "discovered", "directories" are typical of Matrix Federation
+Stats 📊 in past posts``). They decide where no rule does, overrule a weak hint when fairly
+sure (:data:`LEARNED_OVER_WEAK`), and overrule strong hints only when surer still the
+stronger the hints are (:data:`LEARNED_SURE`, :data:`LEARNED_PER_HINT`); a project's default
+section and a sender's usual section stand. They only know the TWIM department names.
+Accuracy on real posts is measured by ``bench/classify_accuracy.py`` (see
+docs/classification.md).
 
 Matching is Unicode-aware and case-insensitive, with guards against common words: an
 all-lowercase occurrence of a capitalised name (``at the moment`` vs the client ``Moment``),
@@ -60,10 +75,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.model import Assignment, Choice, Classification, Source
+from twimbot.section_model import SectionGuess, SectionModel, default_model, model_words
 
 __all__ = [
     "DEFAULT_HINTS",
@@ -74,6 +90,7 @@ __all__ = [
     "find_section",
     "is_notice_key",
     "match_name",
+    "plain_text",
     "reaction_target",
     "resolve",
 ]
@@ -161,6 +178,18 @@ PROMINENT: Final = 5.0
 HINTS_SURE: Final = 2.0
 HINTS_OVERRIDE: Final = 3.0
 HINTS_LEAD: Final = 2.0
+# Learned section words (twimbot.section_model), as log-odds over the runner-up section.
+# LEARNED_SURE overrides a section that only hints chose; LEARNED_GUESS replaces the
+# fallback. Chosen by leave-one-post-out replay of the dev set (docs/classification.md).
+LEARNED_SURE: Final = 8.0
+LEARNED_GUESS: Final = 3.0
+LEARNED_OVER_WEAK: Final = 4.0
+# Against hints strong enough to decide a section, learned words need this much more
+# margin per point of hint score ("Discord" and "bridge" six times each is a bridge).
+LEARNED_PER_HINT: Final = 1.0
+# How sure the learned words must be to say what department a text is about, when that
+# decides between a sender's projects the text does not name.
+LEARNED_TOPIC: Final = 6.0
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
 # Only the start of a long first line (Element sends a paragraph as one line) counts as first.
@@ -278,7 +307,9 @@ class _Term:
     capitalised: bool
 
 
-def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | None:
+def _compile(
+    alias: str, *, hint: bool, plural: bool = True
+) -> tuple[re.Pattern[str], str, bool] | None:
     alias = _nfc(alias).strip()
     words = _WORD_RUN_RE.findall(alias.casefold())
     if len(alias) < 2 or not words:
@@ -303,7 +334,7 @@ def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | N
     right = ""
     if alias[-1].isalnum():
         suffix = ""
-        if alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
+        if plural and alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
             suffix = "s?"  # "my Helm Charts", "bridges"
         if hint:
             suffix += r"\d*"  # "MSC3916"
@@ -316,7 +347,9 @@ def _compile(alias: str, *, hint: bool) -> tuple[re.Pattern[str], str, bool] | N
     return pattern, words[0] if anchored else max(words, key=len), anchored
 
 
-def _build_terms(named: Iterable[tuple[str, Sequence[int]]], *, hint: bool) -> list[_Term]:
+def _build_terms(
+    named: Iterable[tuple[str, Sequence[int]]], *, hint: bool, plural: bool = True
+) -> list[_Term]:
     """One term per distinct normalised name; a name several items share targets them all."""
     labels: dict[str, str] = {}
     targets: dict[str, list[int]] = {}
@@ -331,7 +364,7 @@ def _build_terms(named: Iterable[tuple[str, Sequence[int]]], *, hint: bool) -> l
         capitals[key] = capitals.get(key, False) or any(ch.isupper() for ch in alias)
     terms: list[_Term] = []
     for key, label in labels.items():
-        compiled = _compile(label, hint=hint)
+        compiled = _compile(label, hint=hint, plural=plural)
         if compiled is not None:
             pattern, probe, anchored = compiled
             terms.append(_Term(label, pattern, probe, anchored, tuple(targets[key]), capitals[key]))
@@ -518,6 +551,11 @@ class _Doc:
         return any(start <= pos < end for start, end in self.emphasis)
 
 
+def plain_text(text: str) -> str:
+    """The text as the rules read it: link targets, URLs, images and Matrix ids blanked."""
+    return _Doc.parse(text).plain
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
     term: _Term
@@ -660,6 +698,8 @@ class _Pick:
     reason: str
     # equally likely projects when none was picked; their shared section is a fair guess
     candidates: tuple[int, ...] = ()
+    # whether the text names the candidates, or they are only the sender's usual projects
+    named: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -669,13 +709,29 @@ class _Pull:
     section: int
     reason: str
     sender: bool
+    learned: bool = False  # the learned words of past posts outweighed the hints
 
 
 class Classifier:
     """The rules of SPEC §5 compiled for one config. Build once, classify many."""
 
-    def __init__(self, config: Config, *, default_hints: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        default_hints: bool = True,
+        section_model: SectionModel | Literal["default"] | None = "default",
+    ) -> None:
         self.config = config
+        # Learned section words only speak for sections they were trained on, never for the
+        # fallback section (an editor's to-do pile, not a department).
+        model = default_model() if section_model == "default" else section_model
+        self._model = model
+        self._learnable = tuple(
+            s.name
+            for s in config.sections
+            if model is not None and s.name in model.sections and s.name != config.fallback_section
+        )
         self.projects: tuple[Project, ...] = tuple(config.projects)
         self.sections: tuple[Section, ...] = tuple(config.sections)
         self._section_index = {s.name: i for i, s in enumerate(self.sections)}
@@ -690,8 +746,15 @@ class Classifier:
         short = _short_names(self.projects, set(self._aliases) | {_key(k) for k in prefixes})
         for alias, owners in short.items():
             self._aliases.setdefault(_key(alias), tuple(owners))
-        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items(), *short.items()]
-        self._terms = _index(_build_terms(terms, hint=False))
+        terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items()]
+        # A short name is often an ordinary word ("Highlight" of "Matrix Highlight"): its
+        # plural ("Highlights include: …") is that word, not the project.
+        self._terms = _index(
+            [
+                *_build_terms(terms, hint=False),
+                *_build_terms(short.items(), hint=False, plural=False),
+            ]
+        )
 
         hints: list[tuple[str, tuple[int, ...]]] = []
         for i, section in enumerate(self.sections):
@@ -740,8 +803,10 @@ class Classifier:
         """Classify one submission (see the module docstring for the rules)."""
         doc = _Doc.parse(text)
         hints = self._hint_evidence(doc)
-        pull = self._section_pull(sender, hints)
-        pick = self._pick_project(doc, sender, last_editor_project, pull, hints)
+        learned = self._learned(doc)
+        pull = self._section_pull(sender, hints, learned)
+        topic = self._topic(pull, learned)
+        pick = self._pick_project(doc, sender, last_editor_project, pull, hints, topic)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
@@ -752,7 +817,7 @@ class Classifier:
                     section=default,
                     section_reason=f"default section of project {project.title}",
                 )
-        section, section_reason = self._pick_section(sender, hints, pick, pull)
+        section, section_reason = self._pick_section(sender, hints, pick, pull, learned)
         return Classification(
             project=None if pick.project is None else self.projects[pick.project].name,
             project_reason=pick.reason,
@@ -815,6 +880,7 @@ class Classifier:
         last_editor_project: str | None,
         pull: _Pull | None,
         hints: dict[int, _Evidence],
+        topic: str | None,
     ) -> _Pick:
         tagged = self._tag(doc)
         if tagged is not None:
@@ -840,6 +906,8 @@ class Classifier:
             e = evidence[i]
             placed = e.first or e.emphasis or e.linked or e.lead
             if not placed and e.proper < 3 and i not in reporting:
+                return False
+            if self._named_as_source(i, e, pull, topic):
                 return False
             return e.score >= bar
 
@@ -867,17 +935,22 @@ class Classifier:
             if not set(top) & set(reporting):
                 return _Pick(None, "tie between " + self._titles(top), tuple(top))
             # several of the sender's own projects tie: rule 3 tells them apart
-            return self._from_reporters(sender, reporting, evidence, doc, pull)
+            return self._from_reporters(sender, reporting, evidence, doc, pull, topic)
 
         # 2. what an editor chose for this sender before: a habit like rule 3, so it yields
-        # to clear section evidence the same way
-        if history is not None and (history in evidence or self._conflict(history, pull) is None):
+        # to clear section evidence the same way, and to a text whose words are those of
+        # another department (an editor's Synapse news habit does not make a spec update)
+        if (
+            history is not None
+            and (history in evidence or self._conflict(history, pull) is None)
+            and topic in (None, self.projects[history].default_section)
+        ):
             title = self.projects[history].title
             return _Pick(history, f"editor assigned {title} to this sender before")
 
         # 3. who usually reports for what
         if reporting:
-            return self._from_reporters(sender, reporting, evidence, doc, pull)
+            return self._from_reporters(sender, reporting, evidence, doc, pull, topic)
 
         # 4. a lone passing mention, unless the section evidence points elsewhere
         # (a link to a room named like a project, among other rooms, is not enough)
@@ -909,6 +982,7 @@ class Classifier:
         evidence: dict[int, _Evidence],
         doc: _Doc,
         pull: _Pull | None,
+        topic: str | None,
     ) -> _Pick:
         # A passing mention of one of their projects does not outweigh a department the
         # sender usually reports for ("the Events Working Group is organising the conference").
@@ -916,6 +990,7 @@ class Classifier:
             i
             for i in reporting
             if i in evidence
+            and not self._named_as_source(i, evidence[i], pull, topic)
             and (
                 evidence[i].score >= CLEAR
                 or pull is None
@@ -932,26 +1007,51 @@ class Classifier:
                 why = evidence[only].describe()
                 return _Pick(only, f"{sender} usually reports for {title}; {why}")
         candidates = mentioned or list(reporting)
-        chosen, why = self._by_words(candidates, doc)
+        chosen, why = self._by_words(candidates, doc, topic)
         if chosen is None:
             return _Pick(
                 None,
                 f"{sender} usually reports for several projects"
                 f" ({self._titles(candidates)}) and the text tells none apart",
                 tuple(candidates),
+                named=bool(mentioned),
             )
         reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
         if chosen not in mentioned and not why:
             # The sender's one project, and the text names it nowhere: people name what they
             # report on, so this is news of something else (measured: such guesses were
-            # wrong every time). Its department is still a fair guess for the section.
-            return _Pick(None, f"{reason}, but the text does not name it", (chosen,))
+            # wrong every time). Its department is a last guess for the section.
+            return _Pick(None, f"{reason}, but the text does not name it", (chosen,), named=False)
         conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
             return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
         return _Pick(chosen, reason)
 
-    def _by_words(self, candidates: list[int], doc: _Doc) -> tuple[int | None, str]:
+    def _named_as_source(
+        self, project: int, evidence: _Evidence, pull: _Pull | None, topic: str | None
+    ) -> bool:
+        """A section's usual reporter writing what reads like that section's news (the
+        weekly stats "collected by … an instance by etke.cc") names their own projects of
+        other departments as its source: only a project the text opens with is its subject."""
+        return (
+            pull is not None
+            and pull.sender
+            and topic == self.sections[pull.section].name
+            and self._conflict(project, pull) is not None
+            and not evidence.lead
+        )
+
+    def _topic(self, pull: _Pull | None, learned: SectionGuess | None) -> str | None:
+        """The department the text is clearly about, from its words alone (not the sender)."""
+        if learned is not None and learned.margin >= LEARNED_TOPIC:
+            return learned.section
+        if pull is not None and not pull.sender:
+            return self.sections[pull.section].name
+        return None
+
+    def _by_words(
+        self, candidates: list[int], doc: _Doc, topic: str | None = None
+    ) -> tuple[int | None, str]:
         """Tell a sender's projects apart by the words that distinguish their names."""
         if len(candidates) == 1:
             return candidates[0], ""
@@ -978,6 +1078,12 @@ class Classifier:
         plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
         if len(plain) == 1:
             return max(candidates), " (the text names no variant: the newest)"
+        # Still nothing: those in the department the text is about, and of them the newest
+        # (a team writes about what it builds now: "the app" of an iOS team is its newest).
+        on_topic = [i for i in candidates if self.projects[i].default_section == topic]
+        if on_topic and topic is not None:
+            title = self._stitle(self._section_index[topic])
+            return max(on_topic), f" (the newest of them in {title}, what the text is about)"
         return None, ""
 
     def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
@@ -1023,7 +1129,9 @@ class Classifier:
             own = hinted if len(hinted) == 1 else own
         return own[0] if len(own) == 1 else None
 
-    def _section_pull(self, sender: str, hints: dict[int, _Evidence]) -> _Pull | None:
+    def _section_pull(
+        self, sender: str, hints: dict[int, _Evidence], learned: SectionGuess | None
+    ) -> _Pull | None:
         strong = self._best_hint(hints, HINTS_SURE, by_position=False)
         own = self._sender_section(sender, hints)
         if own is not None:
@@ -1037,36 +1145,85 @@ class Classifier:
                 reason = f"{sender} usually reports for {self._stitle(own)}"
                 return _Pull(own, reason, sender=True)
         if strong is not None:
+            needed = LEARNED_SURE + LEARNED_PER_HINT * hints[strong].hint_score
+            if (
+                learned is not None
+                and learned.section != self.sections[strong].name
+                and learned.margin >= needed
+            ):
+                # many words of past posts outweigh a hint word or two ("an OIDC provider"
+                # in a Synapse release is not hosting news)
+                index = self._section_index[learned.section]
+                reason = learned.describe(self._stitle(index))
+                return _Pull(index, reason, sender=False, learned=True)
             reason = f"{hints[strong].describe_hints()} point to {self._stitle(strong)}"
             return _Pull(strong, reason, sender=False)
         return None
 
+    def _learned(self, doc: _Doc) -> SectionGuess | None:
+        if self._model is None or len(self._learnable) < 2:
+            return None
+        return self._model.guess(model_words(doc.plain), self._learnable)
+
+    def _learned_choice(self, learned: SectionGuess) -> tuple[str, str]:
+        title = self._stitle(self._section_index[learned.section])
+        return learned.section, learned.describe(title)
+
     def _pick_section(
-        self, sender: str, hints: dict[int, _Evidence], pick: _Pick, pull: _Pull | None
+        self,
+        sender: str,
+        hints: dict[int, _Evidence],
+        pick: _Pick,
+        pull: _Pull | None,
+        learned: SectionGuess | None,
     ) -> tuple[str, str]:
+        # Words learned from past posts are many weak clues; the department hints are few
+        # strong ones. The learned words overrule the hints only when they are sure (and
+        # _section_pull has already weighed them against strong hints).
         if pull is not None:
             name = self.sections[pull.section].name
             if pull.sender:
                 return name, pull.reason
+            if pull.learned:
+                return name, pull.reason
             return name, hints[pull.section].describe_hints() + " matched"
-        candidates = pick.candidates
+        candidates, named = pick.candidates, pick.named
         if not candidates and pick.project is None:
-            candidates = tuple(self._reports.get(_user_key(sender), []))
-        defaults = {self.projects[i].default_section for i in candidates}
-        if len(defaults) == 1:
-            (default,) = defaults
-            if default is not None and default in self._section_index:
-                title = self._stitle(self._section_index[default])
-                whose = (
-                    "the projects it may be about"
-                    if pick.candidates
-                    else f"the projects {sender} usually reports for"
-                )
-                return default, f"{whose} are all in {title}"
+            candidates, named = tuple(self._reports.get(_user_key(sender), [])), False
+        # Projects the text names alike share a department: that is what it is about.
+        # The sender's usual projects that the text does not name are a last guess only
+        # (measured: the text's own words were right more often).
+        shared = self._shared_section(candidates, sender, named)
+        if shared is not None and named:
+            return shared
         weak = self._best_hint(hints, 1.0, by_position=True)
         if weak is not None:
+            # a hint word or two against the many words learned from past posts
+            if (
+                learned is not None
+                and learned.section != self.sections[weak].name
+                and learned.margin >= LEARNED_OVER_WEAK
+            ):
+                return self._learned_choice(learned)
             return self.sections[weak].name, hints[weak].describe_hints() + " matched"
+        if learned is not None and learned.margin >= LEARNED_GUESS:
+            return self._learned_choice(learned)
+        if shared is not None:
+            return shared
         return self.config.fallback_section, "fallback: no rule matched"
+
+    def _shared_section(
+        self, candidates: Sequence[int], sender: str, named: bool
+    ) -> tuple[str, str] | None:
+        defaults = {self.projects[i].default_section for i in candidates}
+        if len(defaults) != 1:
+            return None
+        (default,) = defaults
+        if default is None or default not in self._section_index:
+            return None
+        title = self._stitle(self._section_index[default])
+        whose = "the projects it may be about" if named else f"the projects {sender} reports for"
+        return default, f"{whose} are all in {title}"
 
     def _stitle(self, index: int) -> str:
         return self.sections[index].title

@@ -1,0 +1,67 @@
+"""Train the learned section words (twimbot/data/section_words.json) from the dev set.
+
+Only the ``dev`` label set is used (the reference post and ``bench/data/dev/``): the held-out
+sets must stay unseen. Each entry contributes the words of its text, links and Matrix ids
+blanked out exactly as the classifier sees it, under its published section.
+
+    PYTHONPATH=. python bench/train_section_model.py          # rewrite the shipped model
+    PYTHONPATH=. python bench/train_section_model.py --check  # fail if it is out of date
+
+Retrain after adding or correcting labelled dev posts, then re-run
+``bench/classify_accuracy.py --lopo`` (leave-one-post-out) to see what the change is worth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.classify_accuracy import label_sets
+from twimbot.classify import plain_text
+from twimbot.section_model import DATA_FILE, SectionModel
+
+OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
+
+
+def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``(section, plain text)`` for every scored entry."""
+    return [(e["section"], plain_text(e["text"])) for e in entries if e.get("section")]
+
+
+def dev_entries(exclude: str | None = None) -> list[dict[str, Any]]:
+    """The dev set's entries, without those of the post file named ``exclude``."""
+    files = [f for f in label_sets()["dev"] if f.name != exclude]
+    return [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+
+
+def train(exclude: str | None = None) -> SectionModel:
+    return SectionModel.train(examples(dev_entries(exclude)))
+
+
+def serialise(model: SectionModel) -> str:
+    return json.dumps(model.to_json(), ensure_ascii=False, indent=0, sort_keys=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args(argv)
+    text = serialise(train())
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current != text:
+            print(f"{OUTPUT} is out of date: run bench/train_section_model.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT} is up to date")
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT} ({len(text)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

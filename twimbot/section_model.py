@@ -1,0 +1,167 @@
+"""Section words learned from published posts: a small naive Bayes model (SPEC §5).
+
+The hand-written department hints in :mod:`twimbot.classify` know a few words per section.
+This model knows the words that real TWIM entries of each section use ("federateable",
+"servers" and "discovered" for the weekly federation stats; "RC", "timeline" and "room list"
+for client news), counted over the labelled dev posts of ``bench/data`` and shipped as
+``twimbot/data/section_words.json``. It is:
+
+* **transparent**: a prediction names the words that decided it, and the data file is
+  plain word counts per section;
+* **deterministic and fast**: a multinomial naive Bayes over the set of words of a text,
+  scored only where a word was seen in a section (about 0.1 ms for a long entry);
+* **keyed by section name**: it only speaks for sections whose ``name`` it was trained on
+  (the TWIM/hebbot department names), like the built-in hints; another community's config
+  with other names simply gets no learned words.
+
+It never sees senders or projects, only the words of the text, so it cannot learn who
+usually posts what. Retrain after adding labelled posts (``bench/train_section_model.py``);
+``bench/classify_accuracy.py --lopo`` measures it honestly by leaving each post out of its
+own training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+__all__ = ["SectionGuess", "SectionModel", "default_model", "model_words"]
+
+# Words of three letters or more; digits and versions say nothing about a department.
+_WORD_RE: Final = re.compile(r"[^\W\d_]{3,}")
+# Function words and words every entry uses ("week", "new", "release" is kept: it is news).
+_STOP: Final = frozenset(
+    """about after again all also and any are because been before being both but can could
+    did does doing done each even every few for from further had has have having her here
+    him his how however into its just like made make many more most much must now off once
+    only other our ours out over own same she should some such than that the their them
+    then there these they this those through too under until very was way we were what
+    when where which while who whom why will with would you your yours week weeks this
+    one two three lot lots thing things get got really still well yet via per since etc""".split()  # noqa: SIM905 (a word list reads best as text)
+)
+DATA_FILE: Final = "section_words.json"
+
+
+def model_words(plain: str) -> frozenset[str]:
+    """The words of a (link-free) text the model counts: case-folded, stop words dropped."""
+    return frozenset(_WORD_RE.findall(plain.casefold())) - _STOP
+
+
+@dataclass(frozen=True, slots=True)
+class SectionGuess:
+    """The most likely section, how sure (log-odds over the runner-up) and why."""
+
+    section: str
+    runner_up: str
+    margin: float
+    words: tuple[str, ...]  # the words that favour it most over the runner-up
+
+    def describe(self, title: str) -> str:
+        shown = ", ".join(f'"{w}"' for w in self.words) or "no distinctive word"
+        return f"words {shown} are typical of {title} in past posts"
+
+
+class SectionModel:
+    """Word counts per section, and the naive Bayes scoring over them."""
+
+    def __init__(
+        self,
+        docs: Mapping[str, int],
+        counts: Mapping[str, Mapping[str, int]],
+        *,
+        alpha: float = 0.2,
+    ) -> None:
+        self.sections = tuple(sorted(docs))
+        self.alpha = alpha
+        vocabulary = {w for words in counts.values() for w in words}
+        size = max(1, len(vocabulary))
+        total_docs = sum(docs.values())
+        self._prior = {s: math.log(docs[s] / total_docs) for s in self.sections}
+        # log P(unseen word | s); a seen word adds log((count + alpha) / alpha) on top
+        self._unseen = {
+            s: math.log(alpha / (sum(counts.get(s, {}).values()) + alpha * size))
+            for s in self.sections
+        }
+        self._boost: dict[str, list[tuple[str, float]]] = {}
+        for section in self.sections:
+            for word, count in counts.get(section, {}).items():
+                self._boost.setdefault(word, []).append(
+                    (section, math.log((count + alpha) / alpha))
+                )
+        self.docs = dict(docs)
+        self.counts = {s: dict(c) for s, c in counts.items()}
+
+    @classmethod
+    def train(
+        cls, examples: Iterable[tuple[str, str]], *, min_docs: int = 2, alpha: float = 0.2
+    ) -> SectionModel:
+        """A model from ``(section name, plain text)`` pairs. Words seen in fewer than
+        ``min_docs`` entries are left out: a word only one entry used is that entry's."""
+        docs: Counter[str] = Counter()
+        per_section: dict[str, Counter[str]] = {}
+        seen: Counter[str] = Counter()
+        for section, plain in examples:
+            words = model_words(plain)
+            docs[section] += 1
+            per_section.setdefault(section, Counter()).update(words)
+            seen.update(words)
+        keep = {w for w, n in seen.items() if n >= min_docs}
+        counts = {s: {w: n for w, n in c.items() if w in keep} for s, c in per_section.items()}
+        return cls(docs, counts, alpha=alpha)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SectionModel:
+        return cls(data["docs"], data["counts"], alpha=float(data["alpha"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "docs": dict(sorted(self.docs.items())),
+            "counts": {
+                s: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+                for s, c in sorted(self.counts.items())
+            },
+        }
+
+    def guess(
+        self, words: frozenset[str], allowed: Sequence[str] | None = None
+    ) -> SectionGuess | None:
+        """The best of the ``allowed`` sections (default: all it knows) for these words."""
+        sections = [s for s in self.sections if allowed is None or s in allowed]
+        if len(sections) < 2:
+            return None
+        known = [w for w in words if w in self._boost]
+        if not known:
+            return None
+        scores = {s: self._prior[s] + len(known) * self._unseen[s] for s in sections}
+        for word in known:
+            for section, boost in self._boost[word]:
+                if section in scores:
+                    scores[section] += boost
+        ranked = sorted(scores, key=lambda s: (-scores[s], s))
+        best, second = ranked[0], ranked[1]
+        return SectionGuess(
+            best, second, scores[best] - scores[second], self._deciding(known, best, second)
+        )
+
+    def _deciding(self, words: Iterable[str], best: str, second: str) -> tuple[str, ...]:
+        def lift(word: str) -> float:
+            boosts = dict(self._boost[word])
+            return boosts.get(best, 0.0) - boosts.get(second, 0.0)
+
+        ranked = sorted(((lift(w), w) for w in words), key=lambda t: (-t[0], t[1]))
+        return tuple(w for score, w in ranked[:3] if score > 0)
+
+
+@cache
+def default_model() -> SectionModel:
+    """The model shipped with twimbot, trained on the labelled TWIM posts of bench/data."""
+    text = resources.files("twimbot").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    return SectionModel.from_json(json.loads(text))
