@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from conftest import NewActor
-from proxy import Proxy
+from proxy import Inject, Proxy
 
 from twimbot.devserver import Synapse
 from twimbot.matrix import NioMatrix, Refused
@@ -33,80 +33,52 @@ async def _setup(new_actor: NewActor, synapse: Synapse) -> tuple[str, str, str]:
     return mxc, reader.user_id, reader.access_token
 
 
-async def _legacy_from_synapse(proxy: Proxy, request: web.Request) -> web.Response:
-    """Serve the legacy path as an old homeserver would: the same bytes, from Synapse's v1."""
-    tail = request.rel_url.raw_path.removeprefix(LEGACY)
-    async with aiohttp.ClientSession() as http:
-        headers = {"Authorization": request.headers.get("Authorization", "")}
-        async with http.get(f"{proxy.upstream}{V1}{tail}", headers=headers) as upstream:
-            return web.Response(status=upstream.status, body=await upstream.read())
+def _old_homeserver(proxy: Proxy, *, announces_v1_11: bool) -> Inject:
+    """An older homeserver: no v1 media (its ``/versions`` says so, or only its 404 does),
+    and the legacy path serving the same bytes, taken from Synapse's v1."""
+
+    async def answer(request: web.Request, _body: bytes) -> web.Response | None:
+        path = request.rel_url.raw_path
+        if path == "/_matrix/client/versions" and not announces_v1_11:
+            return web.json_response({"versions": ["r0.6.1", "v1.1", "v1.10"]})
+        if path.startswith(V1):
+            body = {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}
+            return web.json_response(body, status=404)
+        if path.startswith(LEGACY):
+            async with aiohttp.ClientSession() as http:
+                headers = {"Authorization": request.headers.get("Authorization", "")}
+                url = f"{proxy.upstream}{V1}{path.removeprefix(LEGACY)}"
+                async with http.get(url, headers=headers) as upstream:
+                    return web.Response(status=upstream.status, body=await upstream.read())
+        return None
+
+    return answer
 
 
-async def _download(url: str, user_id: str, token: str, mxc: str) -> bytes:
-    client = NioMatrix(url, user_id)
-    try:
-        await client.use_token(token)
-        data, _ = await client.download(mxc, 1 << 20)
-        return data
-    finally:
-        await client.close()
-
-
-async def test_a_current_homeserver_is_asked_through_v1_only(
-    synapse: Synapse, new_actor: NewActor
+@pytest.mark.parametrize(
+    ("homeserver", "v1", "legacy"),
+    [
+        pytest.param("current", 2, 0, id="current: v1 only"),
+        pytest.param("pre-1.11", 0, 2, id="no spec 1.11 in /versions: legacy only"),
+        # Learned from the first 404: the second download goes straight to the legacy path.
+        pytest.param("v1 unrecognized", 1, 2, id="v1 answers M_UNRECOGNIZED: legacy after"),
+    ],
+)
+async def test_which_endpoint_serves_two_downloads(
+    synapse: Synapse, new_actor: NewActor, homeserver: str, v1: int, legacy: int
 ) -> None:
     mxc, user_id, token = await _setup(new_actor, synapse)
     async with Proxy(synapse.url) as proxy:
-        assert await _download(proxy.url, user_id, token, mxc) == BYTES
-        assert proxy.count(V1) == 1
-        assert proxy.count(LEGACY) == 0
-
-
-async def test_a_homeserver_without_spec_1_11_is_asked_through_the_legacy_path(
-    synapse: Synapse, new_actor: NewActor
-) -> None:
-    mxc, user_id, token = await _setup(new_actor, synapse)
-    async with Proxy(synapse.url) as proxy:
-
-        async def old_server(request: web.Request, _body: bytes) -> web.Response | None:
-            if request.rel_url.raw_path == "/_matrix/client/versions":
-                return web.json_response({"versions": ["r0.6.1", "v1.1", "v1.10"]})
-            if request.rel_url.raw_path.startswith(LEGACY):
-                return await _legacy_from_synapse(proxy, request)
-            return None
-
-        proxy.inject = old_server
-        assert await _download(proxy.url, user_id, token, mxc) == BYTES
-        assert proxy.count(V1) == 0
-        assert proxy.count(LEGACY) == 1
-
-
-async def test_v1_answered_unrecognized_falls_back_to_the_legacy_path_once(
-    synapse: Synapse, new_actor: NewActor
-) -> None:
-    mxc, user_id, token = await _setup(new_actor, synapse)
-    async with Proxy(synapse.url) as proxy:
-
-        async def no_v1(request: web.Request, _body: bytes) -> web.Response | None:
-            path = request.rel_url.raw_path
-            if path.startswith(V1):
-                body = {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}
-                return web.json_response(body, status=404)
-            if path.startswith(LEGACY):
-                return await _legacy_from_synapse(proxy, request)
-            return None
-
-        proxy.inject = no_v1
+        if homeserver != "current":
+            proxy.inject = _old_homeserver(proxy, announces_v1_11=homeserver != "pre-1.11")
         client = NioMatrix(proxy.url, user_id)
         try:
             await client.use_token(token)
-            assert (await client.download(mxc, 1 << 20))[0] == BYTES
-            # Learned: the second download goes straight to the legacy path.
-            assert (await client.download(mxc, 1 << 20))[0] == BYTES
+            for _ in range(2):
+                assert (await client.download(mxc, 1 << 20))[0] == BYTES
         finally:
             await client.close()
-        assert proxy.count(V1) == 1
-        assert proxy.count(LEGACY) == 2
+        assert (proxy.count(V1), proxy.count(LEGACY)) == (v1, legacy)
 
 
 async def test_a_missing_file_on_v1_is_not_retried_on_the_legacy_path(

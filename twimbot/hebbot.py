@@ -325,17 +325,21 @@ def _unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], path: str) ->
     return [f"{path}: not converted: {', '.join(extra)} (not hebbot keys twimbot knows)"]
 
 
-def _convert_section(
-    reader: _Reader, table: dict[str, Any], path: str, warnings: list[str]
+def _convert_common(
+    reader: _Reader,
+    table: dict[str, Any],
+    path: str,
+    kind: str,
+    allowed: tuple[str, ...],
+    warnings: list[str],
 ) -> dict[str, Any]:
+    """What sections and projects share: name (required), title, emoji, unknown keys."""
     name = reader.string(table, "name", f"{path}.name")
     title = reader.string(table, "title", f"{path}.title")
     emoji = reader.string(table, "emoji", f"{path}.emoji")
-    order = reader.integer(table, "order", f"{path}.order")
-    reporters = reader.strings(table, "usual_reporters", f"{path}.usual_reporters")
     if "name" not in table:
         reader.problems.append(f"{path}.name: required key is missing")
-    warnings += _unknown_keys(table, SECTION_KEYS, path)
+    warnings += _unknown_keys(table, allowed, path)
     out: dict[str, Any] = {}
     if name is not None:
         out["name"] = name
@@ -343,10 +347,18 @@ def _convert_section(
     if emoji:
         out["emoji"] = emoji
     else:
-        warnings.append(f"{path}.emoji: none in hebbot; the section has no reaction emoji")
+        warnings.append(f"{path}.emoji: none in hebbot; the {kind} has no reaction emoji")
+    return out
+
+
+def _convert_section(
+    reader: _Reader, table: dict[str, Any], path: str, warnings: list[str]
+) -> dict[str, Any]:
+    out = _convert_common(reader, table, path, "section", SECTION_KEYS, warnings)
+    order = reader.integer(table, "order", f"{path}.order")
     if order is not None:
         out["order"] = order
-    if reporters:
+    if reporters := reader.strings(table, "usual_reporters", f"{path}.usual_reporters"):
         out["usual_reporters"] = reporters
     return out
 
@@ -358,28 +370,12 @@ def _convert_project(
     section_names: set[str],
     warnings: list[str],
 ) -> dict[str, Any]:
-    name = reader.string(table, "name", f"{path}.name")
-    title = reader.string(table, "title", f"{path}.title")
-    emoji = reader.string(table, "emoji", f"{path}.emoji")
-    description = reader.string(table, "description", f"{path}.description")
-    website = reader.string(table, "website", f"{path}.website")
-    default_section = reader.string(table, "default_section", f"{path}.default_section")
-    reporters = reader.strings(table, "usual_reporters", f"{path}.usual_reporters")
-    if "name" not in table:
-        reader.problems.append(f"{path}.name: required key is missing")
-    warnings += _unknown_keys(table, PROJECT_KEYS, path)
-    out: dict[str, Any] = {}
-    if name is not None:
-        out["name"] = name
-    out["title"] = _title(title, name, path, warnings)
-    if emoji:
-        out["emoji"] = emoji
-    else:
-        warnings.append(f"{path}.emoji: none in hebbot; the project has no reaction emoji")
-    if description:
+    out = _convert_common(reader, table, path, "project", PROJECT_KEYS, warnings)
+    if description := reader.string(table, "description", f"{path}.description"):
         out["description"] = description
-    if website:
+    if website := reader.string(table, "website", f"{path}.website"):
         out["website"] = website
+    default_section = reader.string(table, "default_section", f"{path}.default_section")
     if default_section and default_section in section_names:
         out["default_section"] = default_section
     elif default_section:
@@ -388,7 +384,7 @@ def _convert_project(
             f"{path}.default_section: {default_section!r} is not a section; dropped, so the"
             " project's entries are placed by the other rules"
         )
-    if reporters:
+    if reporters := reader.strings(table, "usual_reporters", f"{path}.usual_reporters"):
         out["usual_reporters"] = reporters
     return out
 
