@@ -621,13 +621,7 @@ class Synapse:
         if displayname is not None:
             body["displayname"] = displayname
         answer = self.request("POST", "/_synapse/admin/v1/register", body)
-        return RegisteredUser(
-            user_id=answer["user_id"],
-            access_token=answer["access_token"],
-            device_id=answer["device_id"],
-            password=password,
-            homeserver=self.url,
-        )
+        return self._user(answer, password)
 
     def login(self, user: str, password: str, device_id: str | None = None) -> RegisteredUser:
         """Log in with a password (``user`` is a localpart or a full user id): a new device."""
@@ -639,6 +633,10 @@ class Synapse:
         if device_id is not None:
             body["device_id"] = device_id
         answer = self.request("POST", "/_matrix/client/v3/login", body)
+        return self._user(answer, password)
+
+    def _user(self, answer: dict[str, Any], password: str) -> RegisteredUser:
+        """The account a register or login answer describes."""
         return RegisteredUser(
             user_id=answer["user_id"],
             access_token=answer["access_token"],
