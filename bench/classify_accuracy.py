@@ -14,8 +14,8 @@ section words are trained on); ``heldout`` is ``data/heldout/`` and ``blind2`` i
 tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
 learned words trained on the other posts only.
 
-The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` (the keys twimbot's
-classifier uses; no hints, so sections get the built-in department hints).
+The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` with twimbot's own
+importer (no hints, so sections get the built-in department hints).
 
     python bench/classify_accuracy.py                    # the dev and held-out sets
     python bench/classify_accuracy.py --lopo             # dev, leave one post out, per year
@@ -36,14 +36,14 @@ import json
 import re
 import sys
 import time
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from twimbot.classify import Classifier
-from twimbot.config import Config, normalize_key
+from twimbot.config import Config, parse_config
+from twimbot.hebbot import convert_hebbot
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -52,36 +52,18 @@ HISTORY_MODES = ("none", "sequential", "oracle")
 
 
 def load_hebbot_toml(path: Path) -> Config:
-    """A twimbot :class:`Config` holding a hebbot TOML file's sections and projects."""
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    section_keys = ("emoji", "name", "title", "order", "usual_reporters")
-    project_keys = (
-        "emoji",
-        "name",
-        "title",
-        "description",
-        "website",
-        "default_section",
-        "usual_reporters",
+    """A twimbot :class:`Config` from a hebbot TOML file, converted by twimbot's own importer
+    (:func:`twimbot.hebbot.convert_hebbot`, as ``twimbot import-hebbot`` does) and validated
+    by :func:`twimbot.config.parse_config`. The TOML carries no hints, so sections get the
+    built-in department hints."""
+    data, _warnings = convert_hebbot(
+        path.read_text(encoding="utf-8"),
+        homeserver="https://matrix.example.org",
+        template=None,
+        prefixes=None,
+        database="unused.db",
     )
-    sections = [{k: s[k] for k in section_keys if k in s} for s in raw.get("sections", [])]
-    projects = [{k: p[k] for k in project_keys if k in p} for p in raw.get("projects", [])]
-    taken = {normalize_key(x["emoji"]) for x in [*sections, *projects] if "emoji" in x}
-    # TWIM's todo section uses the default ack ✅; any free emoji will do for classification
-    ack = next(e for e in ("✅", "☑️", "👍", "📝") if normalize_key(e) not in taken)
-    return Config.model_validate(
-        {
-            "homeserver": "https://matrix.example.org",
-            "user_id": raw.get("bot_user_id", "@bot:example.org"),
-            "database": "unused.db",
-            "rooms": {"submissions": ["!submissions:example.org"], "editors": "!e:example.org"},
-            "editors": raw.get("editors", []),
-            "notice_emoji": raw.get("notice_emoji", "⭕"),
-            "ack": {"reaction": ack},
-            "sections": sections,
-            "projects": projects,
-        }
-    )
+    return parse_config(data, path.resolve().parent)
 
 
 # -- building labels from a post ----------------------------------------------------------------
