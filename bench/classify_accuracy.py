@@ -49,6 +49,23 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
+SENDER_MODES = ("as-posted", "localhost")
+
+
+def localhost_sender(user_id: str) -> str:
+    """``@andybalaam:matrix.org`` as an outside replay through a local Synapse posts it:
+    ``@andybalaam:localhost`` (same localpart, another server)."""
+    localpart = user_id.split(":", 1)[0]
+    return f"{localpart}:localhost"
+
+
+def with_senders(entries: Sequence[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+    """The entries with their senders as the replay ``mode`` posts them."""
+    if mode == "as-posted":
+        return list(entries)
+    if mode == "localhost":
+        return [{**e, "sender": localhost_sender(e["sender"])} for e in entries]
+    raise ValueError(f"unknown sender mode {mode!r}")
 
 
 def load_hebbot_toml(path: Path) -> Config:
@@ -263,6 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, metavar="POST_MD", help="label a published post")
     parser.add_argument("-o", "--output", type=Path, help="where --build writes its JSON")
     parser.add_argument("--lopo", action="store_true", help="dev set, leave one post out, per year")
+    parser.add_argument(
+        "--senders",
+        choices=SENDER_MODES,
+        default="as-posted",
+        help="localhost: every sender as @<localpart>:localhost, as an outside replay posts it",
+    )
     args = parser.parse_args(argv)
     config = load_hebbot_toml(args.config)
 
@@ -281,8 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(config.projects)} projects"
     )
     if args.lopo:
-        total, years = lopo(label_sets()["dev"], config)
-        print("\ndev, leave one post out (learned words never trained on the post scored):")
+        total, years = lopo(label_sets()["dev"], config, args.senders)
+        print(
+            "\ndev, leave one post out (learned data never trained on the post scored),"
+            f" senders {args.senders}:"
+        )
         for year, score in years.items():
             print(score.line(year))
         print(total.line("all"))
@@ -291,11 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     everything: list[dict[str, Any]] = []
     for name, files in sets.items():
         entries = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+        entries = with_senders(entries, args.senders)
         everything += entries
         scored = sum(1 for e in entries if e.get("section") is not None)
         print(
             f"\n{name}: {len(files)} posts, {scored} scored entries"
-            f" ({len(entries) - scored} in departments the config lacks, not scored)"
+            f" ({len(entries) - scored} in departments the config lacks, not scored),"
+            f" senders {args.senders}"
         )
         for mode in HISTORY_MODES:
             score = evaluate(entries, config, mode, verbose=args.verbose and mode == "none")
@@ -305,7 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def lopo(files: Sequence[Path], config: Config) -> tuple[Score, dict[str, Score]]:
+def lopo(
+    files: Sequence[Path], config: Config, senders: str = "as-posted"
+) -> tuple[Score, dict[str, Score]]:
     """Leave one post out: each dev post is classified by a classifier whose learned section
     words were trained on the other dev posts only, so no entry is scored by a model that
     has seen it. Returns the total and the scores per year."""
@@ -317,7 +347,7 @@ def lopo(files: Sequence[Path], config: Config) -> tuple[Score, dict[str, Score]
     years: dict[str, Score] = {}
     for f in files:
         model = train(exclude=f.name)
-        entries = json.loads(f.read_text(encoding="utf-8"))
+        entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
         score = evaluate(entries, config, classifier=Classifier(config, section_model=model))
         year = re.search(r"(20\d\d)-\d\d-\d\d", f.name)
         key = year.group(1) if year else "?"
