@@ -12,7 +12,9 @@ TWIM posts that were looked at while the rules were designed, and the only posts
 section words are trained on); ``heldout`` is ``data/heldout/`` and ``blind2`` is
 ``data/blind2/`` (posts labelled and committed before they were first measured, and never
 tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
-learned words trained on the other posts only.
+learned words and learned reporters trained on the other posts only. ``--senders localhost``
+posts every entry as ``@<localpart>:localhost``, as an outside replay through a local
+Synapse does.
 
 The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` with twimbot's own
 importer (no hints, so sections get the built-in department hints).
@@ -337,18 +339,22 @@ def lopo(
     files: Sequence[Path], config: Config, senders: str = "as-posted"
 ) -> tuple[Score, dict[str, Score]]:
     """Leave one post out: each dev post is classified by a classifier whose learned section
-    words were trained on the other dev posts only, so no entry is scored by a model that
-    has seen it. Returns the total and the scores per year."""
+    words and learned reporters were trained on the other dev posts only, so no entry is
+    scored by data that has seen it. Returns the total and the scores per year."""
     if str(HERE.parent) not in sys.path:  # run as a script, or loaded by path in tests
         sys.path.insert(0, str(HERE.parent))
-    from bench.train_section_model import train
+    from bench import train_reporters, train_section_model
 
     total = Score(0, 0, 0, 0)
     years: dict[str, Score] = {}
     for f in files:
-        model = train(exclude=f.name)
+        classifier = Classifier(
+            config,
+            section_model=train_section_model.train(exclude=f.name),
+            reporters=train_reporters.train(exclude=f.name),
+        )
         entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
-        score = evaluate(entries, config, classifier=Classifier(config, section_model=model))
+        score = evaluate(entries, config, classifier=classifier)
         year = re.search(r"(20\d\d)-\d\d-\d\d", f.name)
         key = year.group(1) if year else "?"
         total, years[key] = total + score, years.get(key, Score(0, 0, 0, 0)) + score
