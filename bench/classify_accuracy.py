@@ -9,9 +9,9 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed, and the only posts the learned
-section words are trained on); ``heldout`` is ``data/heldout/`` and ``blind2`` is
-``data/blind2/`` (posts labelled and committed before they were first measured, and never
-tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
+section words and learned reporters are counted on); ``heldout`` is ``data/heldout/``,
+``blind2`` is ``data/blind2/`` and ``blind3`` is ``data/blind3/`` (posts labelled and
+committed before they were first measured, and never tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
 learned words and learned reporters trained on the other posts only. ``--senders localhost``
 posts every entry as ``@<localpart>:localhost``, as an outside replay through a local
 Synapse does.
@@ -366,11 +366,14 @@ def label_sets() -> dict[str, list[Path]]:
     were designed, and the only set the learned words are trained on), ``heldout``
     (``data/heldout/``, 5 posts of Jul-Dec 2025, blind when first measured, never tuned
     against since) and ``blind2`` (``data/blind2/``, 7 posts of 2023-2025 set aside before
-    the learned words and their rules were designed, measured once at the end)."""
+    the learned words and their rules were designed, measured once at the end) and
+    ``blind3`` (``data/blind3/``, 7 posts of 2024-2025 set aside before the learned reporters
+    were built, measured once at the end)."""
     return {
         "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
         "heldout": sorted((DATA / "heldout").glob("*.json")),
         "blind2": sorted((DATA / "blind2").glob("*.json")),
+        "blind3": sorted((DATA / "blind3").glob("*.json")),
     }
 
 
