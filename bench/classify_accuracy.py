@@ -9,13 +9,15 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed, and the only posts the learned
-section words are trained on); ``heldout`` is ``data/heldout/`` and ``blind2`` is
-``data/blind2/`` (posts labelled and committed before they were first measured, and never
-tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
-learned words trained on the other posts only.
+section words and learned reporters are counted on); ``heldout`` is ``data/heldout/``,
+``blind2`` is ``data/blind2/`` and ``blind3`` is ``data/blind3/`` (posts labelled and
+committed before they were first measured, and never tuned against). ``--lopo`` measures dev leaving one post out: each post is scored with
+learned words and learned reporters trained on the other posts only. ``--senders localhost``
+posts every entry as ``@<localpart>:localhost``, as an outside replay through a local
+Synapse does.
 
-The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` (the keys twimbot's
-classifier uses; no hints, so sections get the built-in department hints).
+The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` with twimbot's own
+importer (no hints, so sections get the built-in department hints).
 
     python bench/classify_accuracy.py                    # the dev and held-out sets
     python bench/classify_accuracy.py --lopo             # dev, leave one post out, per year
@@ -36,52 +38,51 @@ import json
 import re
 import sys
 import time
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from twimbot.classify import Classifier
-from twimbot.config import Config, normalize_key
+from twimbot.config import Config, parse_config
+from twimbot.hebbot import convert_hebbot
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
+SENDER_MODES = ("as-posted", "localhost")
+
+
+def localhost_sender(user_id: str) -> str:
+    """``@andybalaam:matrix.org`` as an outside replay through a local Synapse posts it:
+    ``@andybalaam:localhost`` (same localpart, another server)."""
+    localpart = user_id.split(":", 1)[0]
+    return f"{localpart}:localhost"
+
+
+def with_senders(entries: Sequence[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+    """The entries with their senders as the replay ``mode`` posts them."""
+    if mode == "as-posted":
+        return list(entries)
+    if mode == "localhost":
+        return [{**e, "sender": localhost_sender(e["sender"])} for e in entries]
+    raise ValueError(f"unknown sender mode {mode!r}")
 
 
 def load_hebbot_toml(path: Path) -> Config:
-    """A twimbot :class:`Config` holding a hebbot TOML file's sections and projects."""
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    section_keys = ("emoji", "name", "title", "order", "usual_reporters")
-    project_keys = (
-        "emoji",
-        "name",
-        "title",
-        "description",
-        "website",
-        "default_section",
-        "usual_reporters",
+    """A twimbot :class:`Config` from a hebbot TOML file, converted by twimbot's own importer
+    (:func:`twimbot.hebbot.convert_hebbot`, as ``twimbot import-hebbot`` does) and validated
+    by :func:`twimbot.config.parse_config`. The TOML carries no hints, so sections get the
+    built-in department hints."""
+    data, _warnings = convert_hebbot(
+        path.read_text(encoding="utf-8"),
+        homeserver="https://matrix.example.org",
+        template=None,
+        prefixes=None,
+        database="unused.db",
     )
-    sections = [{k: s[k] for k in section_keys if k in s} for s in raw.get("sections", [])]
-    projects = [{k: p[k] for k in project_keys if k in p} for p in raw.get("projects", [])]
-    taken = {normalize_key(x["emoji"]) for x in [*sections, *projects] if "emoji" in x}
-    # TWIM's todo section uses the default ack ✅; any free emoji will do for classification
-    ack = next(e for e in ("✅", "☑️", "👍", "📝") if normalize_key(e) not in taken)
-    return Config.model_validate(
-        {
-            "homeserver": "https://matrix.example.org",
-            "user_id": raw.get("bot_user_id", "@bot:example.org"),
-            "database": "unused.db",
-            "rooms": {"submissions": ["!submissions:example.org"], "editors": "!e:example.org"},
-            "editors": raw.get("editors", []),
-            "notice_emoji": raw.get("notice_emoji", "⭕"),
-            "ack": {"reaction": ack},
-            "sections": sections,
-            "projects": projects,
-        }
-    )
+    return parse_config(data, path.resolve().parent)
 
 
 # -- building labels from a post ----------------------------------------------------------------
@@ -281,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, metavar="POST_MD", help="label a published post")
     parser.add_argument("-o", "--output", type=Path, help="where --build writes its JSON")
     parser.add_argument("--lopo", action="store_true", help="dev set, leave one post out, per year")
+    parser.add_argument(
+        "--senders",
+        choices=SENDER_MODES,
+        default="as-posted",
+        help="localhost: every sender as @<localpart>:localhost, as an outside replay posts it",
+    )
     args = parser.parse_args(argv)
     config = load_hebbot_toml(args.config)
 
@@ -299,8 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(config.projects)} projects"
     )
     if args.lopo:
-        total, years = lopo(label_sets()["dev"], config)
-        print("\ndev, leave one post out (learned words never trained on the post scored):")
+        total, years = lopo(label_sets()["dev"], config, args.senders)
+        print(
+            "\ndev, leave one post out (learned data never trained on the post scored),"
+            f" senders {args.senders}:"
+        )
         for year, score in years.items():
             print(score.line(year))
         print(total.line("all"))
@@ -309,11 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     everything: list[dict[str, Any]] = []
     for name, files in sets.items():
         entries = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+        entries = with_senders(entries, args.senders)
         everything += entries
         scored = sum(1 for e in entries if e.get("section") is not None)
         print(
             f"\n{name}: {len(files)} posts, {scored} scored entries"
-            f" ({len(entries) - scored} in departments the config lacks, not scored)"
+            f" ({len(entries) - scored} in departments the config lacks, not scored),"
+            f" senders {args.senders}"
         )
         for mode in HISTORY_MODES:
             score = evaluate(entries, config, mode, verbose=args.verbose and mode == "none")
@@ -323,20 +335,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def lopo(files: Sequence[Path], config: Config) -> tuple[Score, dict[str, Score]]:
+def lopo(
+    files: Sequence[Path], config: Config, senders: str = "as-posted"
+) -> tuple[Score, dict[str, Score]]:
     """Leave one post out: each dev post is classified by a classifier whose learned section
-    words were trained on the other dev posts only, so no entry is scored by a model that
-    has seen it. Returns the total and the scores per year."""
+    words and learned reporters were trained on the other dev posts only, so no entry is
+    scored by data that has seen it. Returns the total and the scores per year."""
     if str(HERE.parent) not in sys.path:  # run as a script, or loaded by path in tests
         sys.path.insert(0, str(HERE.parent))
-    from bench.train_section_model import train
+    from bench import train_reporters, train_section_model
 
     total = Score(0, 0, 0, 0)
     years: dict[str, Score] = {}
     for f in files:
-        model = train(exclude=f.name)
-        entries = json.loads(f.read_text(encoding="utf-8"))
-        score = evaluate(entries, config, classifier=Classifier(config, section_model=model))
+        classifier = Classifier(
+            config,
+            section_model=train_section_model.train(exclude=f.name),
+            reporters=train_reporters.train(exclude=f.name),
+        )
+        entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
+        score = evaluate(entries, config, classifier=classifier)
         year = re.search(r"(20\d\d)-\d\d-\d\d", f.name)
         key = year.group(1) if year else "?"
         total, years[key] = total + score, years.get(key, Score(0, 0, 0, 0)) + score
@@ -348,11 +366,14 @@ def label_sets() -> dict[str, list[Path]]:
     were designed, and the only set the learned words are trained on), ``heldout``
     (``data/heldout/``, 5 posts of Jul-Dec 2025, blind when first measured, never tuned
     against since) and ``blind2`` (``data/blind2/``, 7 posts of 2023-2025 set aside before
-    the learned words and their rules were designed, measured once at the end)."""
+    the learned words and their rules were designed, measured once at the end) and
+    ``blind3`` (``data/blind3/``, 7 posts of 2024-2025 set aside before the learned reporters
+    were built, measured once at the end)."""
     return {
         "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
         "heldout": sorted((DATA / "heldout").glob("*.json")),
         "blind2": sorted((DATA / "blind2").glob("*.json")),
+        "blind3": sorted((DATA / "blind3").glob("*.json")),
     }
 
 

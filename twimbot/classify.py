@@ -29,18 +29,32 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    of those in the department the text's words clearly belong to (an iOS team's "the app").
    A text that names none of a sender's single project is news of something else:
    measured on real posts, such guesses were wrong almost every time, so it gets no project;
-5. a lone passing mention (a room link among others is not one).
+5. for a sender the config does not list, the project most of their past published entries
+   were under (learned reporters, :mod:`twimbot.reporters`: at least :data:`HABIT_SHARE` of
+   them and :data:`HABIT_MIN` entries), unless the section evidence points elsewhere
+   (``@x usually reported Element X iOS news (5 of 6 past entries)``); the same habit breaks
+   a tie between equally clear names;
+6. a lone passing mention (a room link among others is not one).
 
 Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
 section: when the sender usually reports for a section, or the section hints clearly point to
 one, that is not the project's default section, the project is dropped (an Element staffer's
 spec update is not Element news). SPEC §6 does the same for an editor's section.
 
-**Section**: the project's ``default_section``; else the section the sender usually reports
-for (unless the hints clearly say otherwise); else the section whose ``hints`` match clearly;
-else the section all the equally likely projects the text names share; else the best weak
-hint; else the learned words; else the section of the sender's usual projects; else
-``fallback_section`` (reason ``fallback: …``).
+**Section**: the project's ``default_section``, or the section editors published that
+project under in most of its past entries when that is another one (learned reporters:
+:data:`FILED_SHARE`, :data:`FILED_MIN`; TWIM files Draupnir under Bots); else the section the
+sender usually reports for (unless the hints clearly say otherwise); else the section whose
+``hints`` match clearly; else the section most of the sender's past published entries were
+under (:data:`SECTION_HABIT_SHARE`, :data:`SECTION_HABIT_MIN`); else the section all the
+equally likely projects the text names share; else the best weak hint; else the learned
+words; else the section of the sender's usual projects; else ``fallback_section`` (reason
+``fallback: …``).
+
+**Senders** are matched by their exact user id, case-folded. A sender no configured (or
+learned) id matches exactly is matched by localpart on another server, weaker evidence that
+the reasons show (``@andybalaam:localhost looks like @andybalaam:matrix.org, who usually
+reports for …``); several ids with that localpart are merged, and the usual tie rules apply.
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
 TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
@@ -79,6 +93,7 @@ from typing import Final, Literal
 
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.model import Assignment, Choice, Classification, Source
+from twimbot.reporters import Habit, ReporterCounts, by_localpart, default_counts, matching_keys
 from twimbot.section_model import SectionGuess, SectionModel, default_model, model_words
 
 __all__ = [
@@ -190,6 +205,16 @@ LEARNED_PER_HINT: Final = 1.0
 # How sure the learned words must be to say what department a text is about, when that
 # decides between a sender's projects the text does not name.
 LEARNED_TOPIC: Final = 6.0
+# Learned reporters (twimbot.reporters): a sender's past entries name a project (or a
+# section) when at least this share of them, and this many, were published under it; a
+# project's past entries move it out of its default section the same way. Chosen by
+# leave-one-post-out replay of the dev set (docs/classification.md).
+HABIT_SHARE: Final = 0.6
+HABIT_MIN: Final = 3
+SECTION_HABIT_SHARE: Final = 0.6
+SECTION_HABIT_MIN: Final = 3
+FILED_SHARE: Final = 0.6
+FILED_MIN: Final = 3
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
 # Only the start of a long first line (Element sends a paragraph as one line) counts as first.
@@ -712,6 +737,28 @@ class _Pull:
     learned: bool = False  # the learned words of past posts outweighed the hints
 
 
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    """Who sent a submission, as the config and the learned reporters know them."""
+
+    id: str
+    projects: tuple[int, ...]  # the config's usual_reporters projects
+    sections: tuple[int, ...]  # the config's usual_reporters sections
+    # the configured id(s) matched by localpart only ("@andy:localhost" is "@andy:matrix.org")
+    projects_like: str | None
+    sections_like: str | None
+    habit: Habit | None  # learned: the project most of their past entries were published under
+    section_habit: Habit | None  # learned: the section most of them were published under
+
+    def who(self, like: str | None) -> str:
+        """A reason's subject: ``@x`` or ``@x:localhost looks like @x:matrix.org, who``."""
+        return self.id if like is None else f"{self.id} looks like {like}, who"
+
+
+def _strong(habit: Habit | None, share: float, least: int) -> Habit | None:
+    return habit if habit is not None and habit.count >= least and habit.share() >= share else None
+
+
 class Classifier:
     """The rules of SPEC §5 compiled for one config. Build once, classify many."""
 
@@ -721,8 +768,16 @@ class Classifier:
         *,
         default_hints: bool = True,
         section_model: SectionModel | Literal["default"] | None = "default",
+        reporters: ReporterCounts | Literal["default"] | None = "default",
     ) -> None:
         self.config = config
+        # Learned reporters are keyed by names: another config's senders and projects are
+        # simply unknown to the shipped TWIM counts.
+        self._counts = default_counts() if reporters == "default" else reporters
+        self._project_names = [p.name for p in config.projects]
+        self._habit_sections = [
+            s.name for s in config.sections if s.name != config.fallback_section
+        ]
         # Learned section words only speak for sections they were trained on, never for the
         # fallback section (an editor's to-do pile, not a department).
         model = default_model() if section_model == "default" else section_model
@@ -778,6 +833,8 @@ class Classifier:
         for i, section in enumerate(self.sections):
             for user in section.usual_reporters:
                 self._section_reports.setdefault(_user_key(user), []).append(i)
+        self._reports_by_localpart = by_localpart(self._reports)
+        self._section_reports_by_localpart = by_localpart(self._section_reports)
 
         all_words = [
             frozenset(w for a in _project_aliases(p) for w in _name_words(a)) for p in self.projects
@@ -802,28 +859,71 @@ class Classifier:
     ) -> Classification:
         """Classify one submission (see the module docstring for the rules)."""
         doc = _Doc.parse(text)
+        who = self._sender(sender)
         hints = self._hint_evidence(doc)
         learned = self._learned(doc)
-        pull = self._section_pull(sender, hints, learned)
+        pull = self._section_pull(who, hints, learned)
         topic = self._topic(pull, learned)
-        pick = self._pick_project(doc, sender, last_editor_project, pull, hints, topic)
+        pick = self._pick_project(doc, who, last_editor_project, pull, hints, topic)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
             if default is not None and default in self._section_index:
+                section, section_reason = default, f"default section of project {project.title}"
+                filed = self._filed(project)
+                if filed is not None and filed.value != default:
+                    # editors file some projects elsewhere (TWIM: Draupnir under Bots)
+                    title = self._stitle(self._section_index[filed.value])
+                    section = filed.value
+                    section_reason = f"{project.title} was published under {title} ({filed.of()})"
                 return Classification(
                     project=project.name,
                     project_reason=pick.reason,
-                    section=default,
-                    section_reason=f"default section of project {project.title}",
+                    section=section,
+                    section_reason=section_reason,
                 )
-        section, section_reason = self._pick_section(sender, hints, pick, pull, learned)
+        section, section_reason = self._pick_section(who, hints, pick, pull, learned)
         return Classification(
             project=None if pick.project is None else self.projects[pick.project].name,
             project_reason=pick.reason,
             section=section,
             section_reason=section_reason,
         )
+
+    def _sender(self, sender: str) -> _Sender:
+        """The sender's configured and learned habits: by exact id, else by localpart."""
+        projects, loose = matching_keys(sender, self._reports, self._reports_by_localpart)
+        sections, loose_s = matching_keys(
+            sender, self._section_reports, self._section_reports_by_localpart
+        )
+        counts = self._counts
+        return _Sender(
+            id=sender,
+            projects=tuple(dict.fromkeys(i for k in projects for i in self._reports[k])),
+            sections=tuple(dict.fromkeys(i for k in sections for i in self._section_reports[k])),
+            projects_like=", ".join(projects) if loose else None,
+            sections_like=", ".join(sections) if loose_s else None,
+            habit=None if counts is None else counts.usual_project(sender, self._project_names),
+            section_habit=(
+                None if counts is None else counts.usual_section(sender, self._habit_sections)
+            ),
+        )
+
+    def _filed(self, project: Project) -> Habit | None:
+        if self._counts is None:
+            return None
+        found = self._counts.filed_under(project.name, self._habit_sections)
+        return _strong(found, FILED_SHARE, FILED_MIN)
+
+    def _habit_project(self, sender: _Sender) -> int | None:
+        habit = _strong(sender.habit, HABIT_SHARE, HABIT_MIN)
+        return None if habit is None else self._project_index.get(habit.value)
+
+    def _habit_reason(self, sender: _Sender) -> str:
+        habit = sender.habit
+        assert habit is not None
+        title = self.projects[self._project_index[habit.value]].title
+        return f"{habit.who(sender.id)} usually reported {title} news ({habit.of()})"
 
     # -- project ----------------------------------------------------------------------------
 
@@ -876,7 +976,7 @@ class Classifier:
     def _pick_project(
         self,
         doc: _Doc,
-        sender: str,
+        sender: _Sender,
         last_editor_project: str | None,
         pull: _Pull | None,
         hints: dict[int, _Evidence],
@@ -886,7 +986,8 @@ class Classifier:
         if tagged is not None:
             return tagged
         evidence = self._project_evidence(doc)
-        reporting = self._reports.get(_user_key(sender), [])
+        reporting = list(sender.projects)
+        habit = self._habit_project(sender)
         history = self._project_index.get(last_editor_project or "")
 
         # 1. clearly named (by a section's usual reporter: prominently, or one of their own)
@@ -929,7 +1030,7 @@ class Classifier:
                 and all(self._conflict(i, pull) is not None for i in top)
             ):
                 return _Pick(None, f"names {self._titles(top)} alike, and {pull.reason}")
-            chosen = self._break_tie(top, reporting, history)
+            chosen = self._break_tie(top, reporting, history, habit)
             if chosen is not None:
                 return _Pick(chosen, evidence[chosen].describe())
             if not set(top) & set(reporting):
@@ -952,7 +1053,12 @@ class Classifier:
         if reporting:
             return self._from_reporters(sender, reporting, evidence, doc, pull, topic)
 
-        # 4. a lone passing mention, unless the section evidence points elsewhere
+        # 4. what this sender's past entries were published under (learned reporters), unless
+        # the section evidence points elsewhere
+        if habit is not None and self._conflict(habit, pull) is None:
+            return _Pick(habit, self._habit_reason(sender))
+
+        # 5. a lone passing mention, unless the section evidence points elsewhere
         # (a link to a room named like a project, among other rooms, is not enough)
         named = [i for i, e in evidence.items() if e.proper or e.website or e.path]
         if len(named) == 1:
@@ -967,23 +1073,30 @@ class Classifier:
         return _Pick(None, "no project named")
 
     @staticmethod
-    def _break_tie(top: list[int], reporting: list[int], history: int | None) -> int | None:
+    def _break_tie(
+        top: list[int], reporting: list[int], history: int | None, habit: int | None
+    ) -> int | None:
         if len(top) == 1:
             return top[0]
-        for preferred in ([i for i in top if i in reporting], [i for i in top if i == history]):
+        for preferred in (
+            [i for i in top if i in reporting],
+            [i for i in top if i == history],
+            [i for i in top if i == habit],
+        ):
             if len(preferred) == 1:
                 return preferred[0]
         return None
 
     def _from_reporters(
         self,
-        sender: str,
+        sender: _Sender,
         reporting: list[int],
         evidence: dict[int, _Evidence],
         doc: _Doc,
         pull: _Pull | None,
         topic: str | None,
     ) -> _Pick:
+        who = sender.who(sender.projects_like)
         # A passing mention of one of their projects does not outweigh a department the
         # sender usually reports for ("the Events Working Group is organising the conference").
         mentioned = [
@@ -1005,18 +1118,18 @@ class Classifier:
                 only = mentioned[0]
                 title = self.projects[only].title
                 why = evidence[only].describe()
-                return _Pick(only, f"{sender} usually reports for {title}; {why}")
+                return _Pick(only, f"{who} usually reports for {title}; {why}")
         candidates = mentioned or list(reporting)
         chosen, why = self._by_words(candidates, doc, topic)
         if chosen is None:
             return _Pick(
                 None,
-                f"{sender} usually reports for several projects"
+                f"{who} usually reports for several projects"
                 f" ({self._titles(candidates)}) and the text tells none apart",
                 tuple(candidates),
                 named=bool(mentioned),
             )
-        reason = f"{sender} usually reports for {self.projects[chosen].title}{why}"
+        reason = f"{who} usually reports for {self.projects[chosen].title}{why}"
         if chosen not in mentioned and not why:
             # The sender's one project, and the text names it nowhere: people name what they
             # report on, so this is news of something else (measured: such guesses were
@@ -1122,15 +1235,15 @@ class Classifier:
         # equal scores: the department named first is what the text is about
         return top[0][2]
 
-    def _sender_section(self, sender: str, hints: dict[int, _Evidence]) -> int | None:
-        own = self._section_reports.get(_user_key(sender), [])
+    def _sender_section(self, sender: _Sender, hints: dict[int, _Evidence]) -> int | None:
+        own = list(sender.sections)
         if len(own) > 1:
             hinted = [i for i in own if i in hints]
             own = hinted if len(hinted) == 1 else own
         return own[0] if len(own) == 1 else None
 
     def _section_pull(
-        self, sender: str, hints: dict[int, _Evidence], learned: SectionGuess | None
+        self, sender: _Sender, hints: dict[int, _Evidence], learned: SectionGuess | None
     ) -> _Pull | None:
         strong = self._best_hint(hints, HINTS_SURE, by_position=False)
         own = self._sender_section(sender, hints)
@@ -1142,7 +1255,8 @@ class Classifier:
                 and hints[strong].hint_score >= max(HINTS_OVERRIDE, own_score + HINTS_LEAD)
             )
             if not overridden:
-                reason = f"{sender} usually reports for {self._stitle(own)}"
+                who = sender.who(sender.sections_like)
+                reason = f"{who} usually reports for {self._stitle(own)}"
                 return _Pull(own, reason, sender=True)
         if strong is not None:
             needed = LEARNED_SURE + LEARNED_PER_HINT * hints[strong].hint_score
@@ -1171,7 +1285,7 @@ class Classifier:
 
     def _pick_section(
         self,
-        sender: str,
+        sender: _Sender,
         hints: dict[int, _Evidence],
         pick: _Pick,
         pull: _Pull | None,
@@ -1187,9 +1301,16 @@ class Classifier:
             if pull.learned:
                 return name, pull.reason
             return name, hints[pull.section].describe_hints() + " matched"
+        habit = _strong(sender.section_habit, SECTION_HABIT_SHARE, SECTION_HABIT_MIN)
+        if habit is not None:
+            title = self._stitle(self._section_index[habit.value])
+            return (
+                habit.value,
+                f"{habit.who(sender.id)} usually reported {title} news ({habit.of()})",
+            )
         candidates, named = pick.candidates, pick.named
         if not candidates and pick.project is None:
-            candidates, named = tuple(self._reports.get(_user_key(sender), [])), False
+            candidates, named = sender.projects, False
         # Projects the text names alike share a department: that is what it is about.
         # The sender's usual projects that the text does not name are a last guess only
         # (measured: the text's own words were right more often).
@@ -1213,7 +1334,7 @@ class Classifier:
         return self.config.fallback_section, "fallback: no rule matched"
 
     def _shared_section(
-        self, candidates: Sequence[int], sender: str, named: bool
+        self, candidates: Sequence[int], sender: _Sender, named: bool
     ) -> tuple[str, str] | None:
         defaults = {self.projects[i].default_section for i in candidates}
         if len(defaults) != 1:
@@ -1222,7 +1343,8 @@ class Classifier:
         if default is None or default not in self._section_index:
             return None
         title = self._stitle(self._section_index[default])
-        whose = "the projects it may be about" if named else f"the projects {sender} reports for"
+        reporter = sender.id if sender.projects_like is None else sender.projects_like
+        whose = "the projects it may be about" if named else f"the projects {reporter} reports for"
         return default, f"{whose} are all in {title}"
 
     def _stitle(self, index: int) -> str:

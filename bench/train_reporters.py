@@ -1,0 +1,57 @@
+"""Count the learned reporters (twimbot/data/reporters.json) from the dev set.
+
+Only the ``dev`` label set is used (the reference post and ``bench/data/dev/``): the held-out
+sets must stay unseen. Every dev entry counts for its sender (entries of departments the
+config lacks too: they are entries about something else); its published project and
+section count for the sender and, together, for the project.
+
+    PYTHONPATH=. python bench/train_reporters.py          # rewrite the shipped counts
+    PYTHONPATH=. python bench/train_reporters.py --check  # fail if they are out of date
+
+Recount after adding or correcting labelled dev posts, then re-run
+``bench/classify_accuracy.py --lopo`` (leave-one-post-out) to see what the change is worth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.train_section_model import dev_entries
+from twimbot.reporters import DATA_FILE, ReporterCounts
+
+OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
+
+
+def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, str | None]]:
+    """``(sender, project, section)`` of every labelled entry."""
+    return [(e["sender"], e.get("project"), e.get("section")) for e in entries]
+
+
+def train(exclude: str | None = None) -> ReporterCounts:
+    """The counts of the dev set, without the post file named ``exclude``."""
+    return ReporterCounts.count(examples(dev_entries(exclude)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args(argv)
+    text = train().dumps()
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current != text:
+            print(f"{OUTPUT} is out of date: run bench/train_reporters.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT} is up to date")
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT} ({len(text)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

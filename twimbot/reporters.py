@@ -1,0 +1,262 @@
+"""Learned reporters: who reported what in past posts, and where editors filed it (SPEC §5).
+
+A config's ``usual_reporters`` are written by hand and go stale: TWIM's Element X iOS news
+comes weekly from people its config does not list, and rarely names the app ("Join room by
+alias has been implemented"). What editors actually published says it better. This module
+counts, over published entries:
+
+* per sender, how many entries they had, and under which project and which section editors
+  published them;
+* per project, the sections editors published it under (TWIM files Draupnir under Bots,
+  where its config says Trust & Safety).
+
+The counts are plain data (``twimbot/data/reporters.json``, built from the labelled dev posts
+of ``bench/data`` by ``bench/train_reporters.py``), so every decision they make is
+explainable with its numbers (``@x usually reported Element X iOS news (5 of 6 past
+entries)``). They are only the shipped TWIM counts: a running bot does not (yet) add the
+counts of its own published editions; :meth:`ReporterCounts.merged` is there for that.
+
+They are keyed by Matrix user id, project name and section name: a sender, project or
+section the counts have never seen gets nothing from them, so another community's config is
+unaffected by the shipped TWIM counts. A sender the counts do not know by their exact id is
+looked up by localpart on another server (:func:`matching_keys`): a replay through a local
+homeserver posts ``@andybalaam:localhost`` for ``@andybalaam:matrix.org``. That is weaker
+evidence, and the reasons say so. What the classifier does with the counts, and how much they
+weigh against the text, is in :mod:`twimbot.classify`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+__all__ = [
+    "DATA_FILE",
+    "Habit",
+    "ReporterCounts",
+    "SenderCounts",
+    "by_localpart",
+    "default_counts",
+    "localpart",
+    "matching_keys",
+    "sender_key",
+]
+
+DATA_FILE: Final = "reporters.json"
+
+
+def sender_key(user_id: str) -> str:
+    """Matrix ids compared case-insensitively (configs and events disagree on case)."""
+    return user_id.strip().casefold()
+
+
+def localpart(user_id: str) -> str:
+    """``@Andy:matrix.org`` → ``@andy``: the same person's name on any server."""
+    return sender_key(user_id).split(":", 1)[0]
+
+
+def by_localpart(keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Known sender keys grouped by localpart, each group sorted (deterministic merges)."""
+    groups: dict[str, set[str]] = {}
+    for key in keys:
+        groups.setdefault(localpart(key), set()).add(sender_key(key))
+    return {lp: tuple(sorted(ids)) for lp, ids in groups.items()}
+
+
+def matching_keys(
+    sender: str, exact: Container[str], localparts: Mapping[str, tuple[str, ...]]
+) -> tuple[tuple[str, ...], bool]:
+    """The known keys that stand for ``sender``, and whether only by localpart: the exact id
+    (case-folded) when it is known, else every known id with the same localpart on another
+    server (merged by the caller), else none."""
+    key = sender_key(sender)
+    if key in exact:
+        return (key,), False
+    others = localparts.get(localpart(key), ())
+    return others, bool(others)
+
+
+@dataclass(frozen=True, slots=True)
+class Habit:
+    """The most frequent value among ``total`` past entries, and how often it was chosen."""
+
+    value: str
+    count: int
+    total: int
+    like: str | None = None  # the known id(s) whose habit this is, matched by localpart only
+
+    def share(self) -> float:
+        return self.count / self.total if self.total else 0.0
+
+    def of(self) -> str:
+        return f"{self.count} of {self.total} past entries"
+
+    def who(self, sender: str) -> str:
+        """Whose habit, as a reason's subject: ``@x`` or ``@x:localhost looks like @x:…, who``."""
+        return sender if self.like is None else f"{sender} looks like {self.like}, who"
+
+
+@dataclass(frozen=True, slots=True)
+class SenderCounts:
+    """One sender's published entries: how many, and per project and per section."""
+
+    entries: int
+    projects: Mapping[str, int]  # entries without a project only count in ``entries``
+    sections: Mapping[str, int]  # entries of a department the config lacks are left out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "projects": _sorted(self.projects),
+            "sections": _sorted(self.sections),
+        }
+
+
+def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _top(
+    counts: Mapping[str, int], total: int, allowed: Iterable[str], like: str | None = None
+) -> Habit | None:
+    """The most frequent of the ``allowed`` values; None when two tie or none was seen."""
+    known = [(n, v) for v in allowed if (n := counts.get(v, 0)) > 0]
+    if not known:
+        return None
+    known.sort(key=lambda t: (-t[0], t[1]))
+    if len(known) > 1 and known[0][0] == known[1][0]:
+        return None
+    return Habit(known[0][1], known[0][0], total, like)
+
+
+def _add(a: SenderCounts, b: SenderCounts) -> SenderCounts:
+    return SenderCounts(
+        a.entries + b.entries,
+        dict(Counter(a.projects) + Counter(b.projects)),
+        dict(Counter(a.sections) + Counter(b.sections)),
+    )
+
+
+class ReporterCounts:
+    """Counts of published entries per sender and per project; adds up over sources."""
+
+    def __init__(
+        self,
+        senders: Mapping[str, SenderCounts] | None = None,
+        filed: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> None:
+        self.senders: dict[str, SenderCounts] = {
+            sender_key(k): v for k, v in (senders or {}).items()
+        }
+        self.filed: dict[str, dict[str, int]] = {k: dict(v) for k, v in (filed or {}).items()}
+        self._localparts = by_localpart(self.senders)
+
+    def __bool__(self) -> bool:
+        return bool(self.senders or self.filed)
+
+    @classmethod
+    def count(cls, entries: Iterable[tuple[str, str | None, str | None]]) -> ReporterCounts:
+        """Counts from ``(sender, project, section)`` of published entries; ``project`` None
+        is an entry without a project, ``section`` None one of a department not counted."""
+        total: Counter[str] = Counter()
+        projects: dict[str, Counter[str]] = {}
+        sections: dict[str, Counter[str]] = {}
+        filed: dict[str, Counter[str]] = {}
+        for sender, project, section in entries:
+            key = sender_key(sender)
+            total[key] += 1
+            if project is not None:
+                projects.setdefault(key, Counter())[project] += 1
+            if section is not None:
+                sections.setdefault(key, Counter())[section] += 1
+            if project is not None and section is not None:
+                filed.setdefault(project, Counter())[section] += 1
+        return cls(
+            {
+                k: SenderCounts(n, dict(projects.get(k, {})), dict(sections.get(k, {})))
+                for k, n in total.items()
+            },
+            {p: dict(c) for p, c in filed.items()},
+        )
+
+    def merged(self, other: ReporterCounts | None) -> ReporterCounts:
+        """These counts and ``other``'s added up (the shipped prior and a bot's own)."""
+        if not other:
+            return self
+        if not self:
+            return other
+        senders = dict(self.senders)
+        for key, theirs in other.senders.items():
+            mine = senders.get(key)
+            senders[key] = theirs if mine is None else _add(mine, theirs)
+        filed = {k: dict(v) for k, v in self.filed.items()}
+        for project, counts in other.filed.items():
+            filed[project] = dict(Counter(filed.get(project, {})) + Counter(counts))
+        return ReporterCounts(senders, filed)
+
+    # -- questions the classifier asks ----------------------------------------------------
+
+    def find(self, sender: str) -> tuple[SenderCounts, str | None] | None:
+        """The sender's counts, and the known id(s) they were matched to when only by
+        localpart (several ids with that localpart are added up)."""
+        keys, loose = matching_keys(sender, self.senders, self._localparts)
+        if not keys:
+            return None
+        counts = self.senders[keys[0]]
+        for key in keys[1:]:
+            counts = _add(counts, self.senders[key])
+        return counts, ", ".join(keys) if loose else None
+
+    def usual_project(self, sender: str, allowed: Iterable[str]) -> Habit | None:
+        """The project most of the sender's past entries were published under, out of all
+        their entries (those without a project count against it)."""
+        found = self.find(sender)
+        if found is None:
+            return None
+        counts, like = found
+        return _top(counts.projects, counts.entries, allowed, like)
+
+    def usual_section(self, sender: str, allowed: Iterable[str]) -> Habit | None:
+        """The section most of the sender's past entries were published under, out of all
+        their entries (those of departments not counted count against it)."""
+        found = self.find(sender)
+        if found is None:
+            return None
+        counts, like = found
+        return _top(counts.sections, counts.entries, allowed, like)
+
+    def filed_under(self, project: str, allowed: Iterable[str]) -> Habit | None:
+        """The section the project's past entries were published under most often."""
+        counts = self.filed.get(project)
+        return None if counts is None else _top(counts, sum(counts.values()), allowed)
+
+    # -- data file --------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReporterCounts:
+        senders = {
+            k: SenderCounts(int(v["entries"]), dict(v["projects"]), dict(v["sections"]))
+            for k, v in data.get("senders", {}).items()
+        }
+        return cls(senders, data.get("filed", {}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "senders": {k: v.to_json() for k, v in sorted(self.senders.items())},
+            "filed": {k: _sorted(v) for k, v in sorted(self.filed.items())},
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n"
+
+
+@cache
+def default_counts() -> ReporterCounts:
+    """The counts shipped with twimbot: the labelled TWIM dev posts of bench/data."""
+    text = resources.files("twimbot").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    return ReporterCounts.from_json(json.loads(text))
