@@ -1357,32 +1357,40 @@ class Classifier:
         return ", ".join(titles)
 
 
-_CACHE: dict[int, tuple[Config, Classifier]] = {}
+_CACHE: dict[tuple[int, int], tuple[Config, ReporterCounts | None, Classifier]] = {}
 _CACHE_SIZE: Final = 4
 
 
-def classifier_for(config: Config) -> Classifier:
-    """The compiled classifier of ``config``, built on first use (a reload makes a new one)."""
-    cached = _CACHE.get(id(config))
-    # the identity check guards against a freed config whose id was reused
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    classifier = Classifier(config)
+def classifier_for(config: Config, reporters: ReporterCounts | None = None) -> Classifier:
+    """The compiled classifier of ``config`` (with ``reporters``, else the shipped learned
+    reporters), built on first use: a reload or a publish makes a new one."""
+    key = (id(config), id(reporters))
+    cached = _CACHE.get(key)
+    # the identity checks guard against freed objects whose ids were reused
+    if cached is not None and cached[0] is config and cached[1] is reporters:
+        return cached[2]
+    classifier = Classifier(config, reporters="default" if reporters is None else reporters)
     while len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[id(config)] = (config, classifier)
+    _CACHE[key] = (config, reporters, classifier)
     return classifier
 
 
 def classify(
-    text: str, sender: str, config: Config, last_editor_project: str | None = None
+    text: str,
+    sender: str,
+    config: Config,
+    last_editor_project: str | None = None,
+    reporters: ReporterCounts | None = None,
 ) -> Classification:
     """Choose a project (or none) and a section for a submission, with reasons (SPEC §5).
 
     ``last_editor_project`` is the project an editor last assigned to an entry of ``sender``
-    (by reaction or command); a name the config no longer has is ignored.
+    (by reaction or command); a name the config no longer has is ignored. ``reporters`` are
+    the learned reporters to use (a running bot's own published editions added to the
+    shipped ones); None uses the shipped ones.
     """
-    return classifier_for(config).classify(text, sender, last_editor_project)
+    return classifier_for(config, reporters).classify(text, sender, last_editor_project)
 
 
 # -- editor choices over automation (SPEC §6) --------------------------------------------------

@@ -22,10 +22,16 @@ from zoneinfo import ZoneInfo
 from twimbot import classify, media, render
 from twimbot.config import WEEKDAYS, Config
 from twimbot.errors import TemplateError
-from twimbot.model import DraftInput, Entry, MediaItem, MediaKind, PingRow
-from twimbot.store import Edition, MediaRow, Store, SubmissionRow
+from twimbot.model import Assignment, DraftInput, Entry, MediaItem, MediaKind, PingRow
+from twimbot.reporters import ReporterCounts, default_counts
+from twimbot.store import Edition, Mark, MediaRow, Store, SubmissionRow
 
 MAX_TS = 2**62
+
+
+# How many recent published editions a running bot learns its reporters' habits from (a
+# year of weekly posts).
+LEARN_EDITIONS = 52
 
 
 def post_date(config: Config, opened_at_ms: int, after: date | None = None) -> date:
@@ -187,6 +193,54 @@ def media_item(config: Config, row: MediaRow) -> MediaItem:
     )
 
 
+async def _entries(
+    store: Store, edition: Edition
+) -> tuple[list[SubmissionRow], dict[int, dict[str, Mark]]]:
+    """An edition's live submissions and the editors' marks on them."""
+    subs = [s for s in await store.submissions(edition.id) if s.active]
+    return subs, await store.active_marks(s.id for s in subs)
+
+
+def _assignments(
+    config: Config, subs: list[SubmissionRow], marks: dict[int, dict[str, Mark]]
+) -> list[Assignment]:
+    """Each submission's effective project and section: the editors' marks over auto."""
+    out = []
+    for sub in subs:
+        sub_marks = marks.get(sub.id, {})
+        pm, sm = sub_marks.get("project"), sub_marks.get("section")
+        out.append(
+            classify.resolve(
+                sub.classification,
+                config,
+                pm.value if pm else None,
+                sm.value if sm else None,
+                editor_project_cleared=pm is not None and pm.value is None,
+            )
+        )
+    return out
+
+
+async def learned_reporters(
+    store: Store, config: Config, editions: int = LEARN_EDITIONS
+) -> ReporterCounts:
+    """The shipped learned reporters plus what this bot's own last ``editions`` published
+    editions say: per sender, the projects and sections their entries went out under.
+
+    Published is what the editors let stand (their marks over the automatic choice), the
+    same thing the shipped counts were counted from; recent editions only, because habits
+    change and a long archive must not slow the start.
+    """
+    seen: list[tuple[str, str | None, str | None]] = []
+    for edition in await store.published_editions(editions):
+        subs, marks = await _entries(store, edition)
+        for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True):
+            section = assignment.section.name
+            counted = None if section == config.fallback_section else section
+            seen.append((sub.sender, assignment.project.name, counted))
+    return default_counts().merged(ReporterCounts.count(seen))
+
+
 async def gather(
     store: Store, config: Config, edition: Edition, editor_name: str = ""
 ) -> DraftInput:
@@ -196,8 +250,7 @@ async def gather(
     bundle; the others become warnings. A published edition shows exactly the files its
     post carried.
     """
-    subs = [s for s in await store.submissions(edition.id) if s.active]
-    marks = await store.active_marks(s.id for s in subs)
+    subs, marks = await _entries(store, edition)
     number: dict[int, SubmissionRow] = {s.id: s for s in subs}
     by_sub: dict[int, list[MediaItem]] = {}
     warnings: list[str] = []
@@ -214,29 +267,19 @@ async def gather(
         for row in await store.published_media(edition.id):
             if row.submission_id in number and row.file_name:
                 by_sub.setdefault(row.submission_id, []).append(media_item(config, row))
-    entries = []
-    for sub in subs:
-        sub_marks = marks.get(sub.id, {})
-        pm, sm = sub_marks.get("project"), sub_marks.get("section")
-        assignment = classify.resolve(
-            sub.classification,
-            config,
-            pm.value if pm else None,
-            sm.value if sm else None,
-            editor_project_cleared=pm is not None and pm.value is None,
+    entries = [
+        Entry(
+            sub.number,
+            sub.event_id,
+            sub.sender,
+            sub.sender_name,
+            sub.text,
+            sub.origin_ts,
+            assignment,
+            tuple(by_sub.get(sub.id, ())),
         )
-        entries.append(
-            Entry(
-                sub.number,
-                sub.event_id,
-                sub.sender,
-                sub.sender_name,
-                sub.text,
-                sub.origin_ts,
-                assignment,
-                tuple(by_sub.get(sub.id, ())),
-            )
-        )
+        for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True)
+    ]
     day = await edition_day(store, config, edition)
     stamp = post_timestamp(config, day)
     pings: tuple[PingRow, ...] = ()

@@ -36,6 +36,7 @@ from twimbot.ingest import (
     match_trigger,
 )
 from twimbot.model import Assignment, Source
+from twimbot.reporters import ReporterCounts
 from twimbot.store import (
     CommandRow,
     Mark,
@@ -84,6 +85,8 @@ class Context:
     # Rooms the bot joined in this batch, with the join's timestamp: their timeline starts
     # with history from before the bot was there, which it must not answer as live.
     joined_at: dict[str, int] = field(default_factory=dict)
+    # Learned reporters, the bot's own published editions included (None: the shipped ones).
+    reporters: ReporterCounts | None = None
 
     def is_editor(self, user_id: str) -> bool:
         return is_editor(self.config, self.rooms.get(self.editors_room), user_id)
@@ -257,7 +260,11 @@ class Handlers:
             return None
         edition = await self.store.open_edition()
         auto = classify.classify(
-            candidate.text, sender, self.config, await self.store.last_editor_project(sender)
+            candidate.text,
+            sender,
+            self.config,
+            await self.store.last_editor_project(sender),
+            self.ctx.reporters,
         )
         sub = await self.store.create_submission(
             edition_id=edition.id,
@@ -356,7 +363,11 @@ class Handlers:
         if applies:
             await self.store.update_message_body(edit.target, edit.body)
             auto = classify.classify(
-                text, sub.sender, self.config, await self.store.last_editor_project(sub.sender)
+                text,
+                sub.sender,
+                self.config,
+                await self.store.last_editor_project(sub.sender),
+                self.ctx.reporters,
             )
             await self.store.update_submission_text(sub.id, text, auto)
 

@@ -451,6 +451,14 @@ class Store:
         )
         return result
 
+    async def published_editions(self, limit: int) -> list[Edition]:
+        """The ``limit`` most recently published editions, newest first."""
+        rows = await self._all(
+            "SELECT * FROM editions WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_row(Edition, r) for r in rows]
+
     async def editions(self) -> list[EditionSummary]:
         rows = await self._all(
             "SELECT e.*,"
