@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twimbot.classify import (
+    LEARNED_SURE,
     Classifier,
     classifier_for,
     classify,
@@ -794,10 +795,11 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # through a local Synapse): senders are matched by localpart when no id matches exactly.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 301, 307),  # in-sample (training set)
+    ("dev", 330, 302, 311),  # in-sample (training set)
     ("heldout", 54, 45, 47),  # in-sample since it joined the training set
-    ("blind2", 98, 77, 87),  # in-sample since it joined the training set
-    ("blind3", 72, 64, 61),  # in-sample since it joined the training set
+    ("blind2", 98, 77, 89),  # in-sample since it joined the training set
+    # in-sample; -1 project when sure learned words outweigh a sender's usual section
+    ("blind3", 72, 63, 61),
 ]
 
 
@@ -997,6 +999,30 @@ def test_learned_words_decide_only_where_the_rules_do_not() -> None:
     )
 
 
+def test_sure_learned_words_outweigh_the_section_a_sender_usually_reports_for() -> None:
+    # like strong hints: a section's usual reporter writing another department's news is
+    # filed there when the learned words are sure (LEARNED_SURE), and not when they are not
+    model = SectionModel.train(TINY_CORPUS)
+    sections = [
+        {"name": "stats", "title": "Matrix Federation Stats"},
+        {"name": "clients", "title": "Dept of Clients"},
+        {"name": "spec", "title": "Dept of Spec", "usual_reporters": [SPEC_ANDREW]},
+    ]
+    classifier = Classifier(make_config(sections=sections, projects=[]), section_model=model)
+    sure = "Today 11000 federateable servers were discovered"
+    guess = model.guess(model_words(sure), ["stats", "clients", "spec"])
+    assert guess is not None and guess.margin >= LEARNED_SURE
+    got = classifier.classify(sure, SPEC_ANDREW)
+    assert got.section == "stats"
+    assert "typical of Matrix Federation Stats" in got.section_reason
+    unsure = "servers were discovered"
+    guess = model.guess(model_words(unsure), ["stats", "clients", "spec"])
+    assert guess is not None and guess.section == "stats" and guess.margin < LEARNED_SURE
+    got = classifier.classify(unsure, SPEC_ANDREW)
+    assert got.section == "spec"
+    assert got.section_reason == f"{SPEC_ANDREW} usually reports for Dept of Spec"
+
+
 def test_learned_words_speak_only_for_sections_they_know() -> None:
     model = SectionModel.train(TINY_CORPUS)
     sections = [{"name": "numbers", "title": "Numbers"}, {"name": "apps", "title": "Apps"}]
@@ -1025,8 +1051,8 @@ def test_training_set_accuracy_leaving_each_post_out(
     # (docs/classification.md). A floor, as measured when the rules last changed.
     total, years = bench.lopo(bench.training_files(), twim_config)
     assert total.total == 554
-    assert total.project_ok >= 486, total
-    assert total.section_ok >= 460, total
+    assert total.project_ok >= 487, total
+    assert total.section_ok >= 463, total
     assert set(years) == {"2022", "2023", "2024", "2025"}
 
 
