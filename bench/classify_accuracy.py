@@ -9,9 +9,9 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed); ``heldout`` is
-``data/heldout/``, ``blind2`` is ``data/blind2/`` and ``blind3`` is ``data/blind3/`` (posts
-labelled and committed before they were first measured, each measured once). Together they
-are the training set (:data:`TRAINING_SETS`), the only posts the learned section words and
+``data/heldout/``, ``blind2`` is ``data/blind2/``, ``blind3`` is ``data/blind3/`` and
+``blind4`` is ``data/blind4/`` (posts labelled and committed before they were first
+measured, each measured once). All but blind4 are the training set (:data:`TRAINING_SETS`), the only posts the learned section words and
 learned reporters are counted on. ``--lopo`` measures the training set leaving one post out:
 each post is scored with learned words and learned reporters counted on the other posts
 only, so the figure is honest for the learned data (not for the rules, which were shaped by
@@ -384,12 +384,14 @@ def label_sets() -> dict[str, list[Path]]:
     learned words were designed, measured once at the end of that round) and ``blind3``
     (``data/blind3/``, 7 posts of 2024-2025 set aside before the learned reporters were
     built, measured once at the end of that round). All four are the training set now
-    (:data:`TRAINING_SETS`)."""
+    (:data:`TRAINING_SETS`). ``blind4`` (``data/blind4/``, 7 posts of 2023-2026 set aside
+    before the training set grew, measured once at the end of that round) is not."""
     return {
         "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
         "heldout": sorted((DATA / "heldout").glob("*.json")),
         "blind2": sorted((DATA / "blind2").glob("*.json")),
         "blind3": sorted((DATA / "blind3").glob("*.json")),
+        "blind4": sorted((DATA / "blind4").glob("*.json")),
     }
 
 

@@ -792,7 +792,8 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # the leave-one-post-out test below). Lower a floor only on purpose, and say why in the
 # commit. Each row: set, scored entries, right project, right section.
 # The same floors hold with every sender posted as @<localpart>:localhost (an outside replay
-# through a local Synapse): senders are matched by localpart when no id matches exactly.
+# through a local Synapse): senders are matched by localpart when no id matches exactly;
+# LOCALHOST_FLOORS lists where that mode measured otherwise.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
     ("dev", 330, 302, 311),  # in-sample (training set)
@@ -800,7 +801,12 @@ FLOORS = [
     ("blind2", 98, 77, 89),  # in-sample since it joined the training set
     # in-sample; -1 project when sure learned words outweigh a sender's usual section
     ("blind3", 72, 63, 61),
+    # measured once, after tuning had ended (not in the training set)
+    ("blind4", 87, 75, 70),
 ]
+# Where @<localpart>:localhost senders score otherwise: @slavi:localhost merges the habits of
+# @slavi:etke.cc and @slavi:devture.com (docs/classification.md). Set, project, section.
+LOCALHOST_FLOORS = {"blind4": (75, 69)}
 
 
 @pytest.mark.parametrize("senders", ["as-posted", "localhost"])
@@ -820,6 +826,8 @@ def test_accuracy_floor(
         files = bench.label_sets()[name]
     labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
     score = bench.evaluate(bench.with_senders(labels, senders), twim_config, "none")
+    if senders == "localhost" and name in LOCALHOST_FLOORS:
+        project_floor, section_floor = LOCALHOST_FLOORS[name]
     assert score.total == total
     assert score.project_ok >= project_floor, score
     assert score.section_ok >= section_floor, score
