@@ -1,14 +1,15 @@
-"""Count the learned reporters (twimbot/data/reporters.json) from the dev set.
+"""Count the learned reporters (twimbot/data/reporters.json) from the training set.
 
-Only the ``dev`` label set is used (the reference post and ``bench/data/dev/``): the held-out
-sets must stay unseen. Every dev entry counts for its sender (entries of departments the
-config lacks too: they are entries about something else); its published project and
-section count for the sender and, together, for the project.
+The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``:
+dev, heldout, blind2, blind3; never a blind set not yet measured). Every training entry
+counts for its sender (entries of departments the config lacks too: they are entries about
+something else); its published project and section count for the sender and, together, for
+the project.
 
     PYTHONPATH=. python bench/train_reporters.py          # rewrite the shipped counts
     PYTHONPATH=. python bench/train_reporters.py --check  # fail if they are out of date
 
-Recount after adding or correcting labelled dev posts, then re-run
+Recount after adding or correcting labelled training posts, then re-run
 ``bench/classify_accuracy.py --lopo`` (leave-one-post-out) to see what the change is worth.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.train_section_model import dev_entries
+from bench.train_section_model import training_entries
 from twimbot.reporters import DATA_FILE, ReporterCounts
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
@@ -31,9 +32,9 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, s
     return [(e["sender"], e.get("project"), e.get("section")) for e in entries]
 
 
-def train(exclude: str | None = None) -> ReporterCounts:
-    """The counts of the dev set, without the post file named ``exclude``."""
-    return ReporterCounts.count(examples(dev_entries(exclude)))
+def train(exclude: Path | None = None) -> ReporterCounts:
+    """The counts of the training set, without the post file ``exclude``."""
+    return ReporterCounts.count(examples(training_entries(exclude)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,13 +1,16 @@
-"""Train the learned section words (twimbot/data/section_words.json) from the dev set.
+"""Train the learned section words (twimbot/data/section_words.json) from the training set.
 
-Only the ``dev`` label set is used (the reference post and ``bench/data/dev/``): the held-out
-sets must stay unseen. Each entry contributes the words of its text, links and Matrix ids
-blanked out exactly as the classifier sees it, under its published section.
+The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``):
+``dev`` (the reference post and ``bench/data/dev/``) and ``heldout``, ``blind2`` and
+``blind3``, which were each measured once before they joined it. A blind set that has not
+been measured yet (``bench/data/blind4/``) must never be in it. Each entry contributes the
+words of its text, links and Matrix ids blanked out exactly as the classifier sees it, under
+its published section.
 
     PYTHONPATH=. python bench/train_section_model.py          # rewrite the shipped model
     PYTHONPATH=. python bench/train_section_model.py --check  # fail if it is out of date
 
-Retrain after adding or correcting labelled dev posts, then re-run
+Retrain after adding or correcting labelled training posts, then re-run
 ``bench/classify_accuracy.py --lopo`` (leave-one-post-out) to see what the change is worth.
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.classify_accuracy import label_sets
+from bench.classify_accuracy import training_files
 from twimbot.classify import plain_text
 from twimbot.section_model import DATA_FILE, SectionModel
 
@@ -32,14 +35,17 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["section"], plain_text(e["text"])) for e in entries if e.get("section")]
 
 
-def dev_entries(exclude: str | None = None) -> list[dict[str, Any]]:
-    """The dev set's entries, without those of the post file named ``exclude``."""
-    files = [f for f in label_sets()["dev"] if f.name != exclude]
+def training_entries(exclude: Path | None = None) -> list[dict[str, Any]]:
+    """The training set's entries, without those of the post file ``exclude`` (leave one
+    post out)."""
+    skip = None if exclude is None else exclude.resolve()
+    files = [f for f in training_files() if f.resolve() != skip]
     return [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
 
 
-def train(exclude: str | None = None) -> SectionModel:
-    return SectionModel.train(examples(dev_entries(exclude)))
+def train(exclude: Path | None = None) -> SectionModel:
+    """The learned words of the training set, without the post file ``exclude``."""
+    return SectionModel.train(examples(training_entries(exclude)))
 
 
 def serialise(model: SectionModel) -> str:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twimbot.classify import (
+    LEARNED_SURE,
     Classifier,
     classifier_for,
     classify,
@@ -785,19 +786,27 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
-# regressions; they are not estimates: the reference post and the dev set were looked at
-# while the rules were designed, the held-out sets were not. Lower a floor only on purpose,
-# and say why in the commit. Each row: set, scored entries, right project, right section.
+# regressions; they are not estimates: the dev set was looked at while the rules were
+# designed, and dev, heldout, blind2 and blind3 are now the training set the learned words
+# and reporters are counted on, so their figures are in-sample (the honest figure for them is
+# the leave-one-post-out test below). Lower a floor only on purpose, and say why in the
+# commit. Each row: set, scored entries, right project, right section.
 # The same floors hold with every sender posted as @<localpart>:localhost (an outside replay
-# through a local Synapse): senders are matched by localpart when no id matches exactly.
+# through a local Synapse): senders are matched by localpart when no id matches exactly;
+# LOCALHOST_FLOORS lists where that mode measured otherwise.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 299, 308),  # in-sample: the learned words and reporters were counted on dev
-    # learned reporters: heldout +1 project, -1 section (measured, not tuned on)
-    ("heldout", 54, 43, 42),
-    ("blind2", 98, 79, 79),  # +2 projects with learned reporters (measured, not tuned on)
-    ("blind3", 72, 62, 57),  # measured once, after the learned reporters were final
+    ("dev", 330, 302, 311),  # in-sample (training set)
+    ("heldout", 54, 45, 47),  # in-sample since it joined the training set
+    ("blind2", 98, 77, 89),  # in-sample since it joined the training set
+    # in-sample; -1 project when sure learned words outweigh a sender's usual section
+    ("blind3", 72, 63, 61),
+    # measured once, after tuning had ended (not in the training set)
+    ("blind4", 87, 75, 70),
 ]
+# Where @<localpart>:localhost senders score otherwise: @slavi:localhost merges the habits of
+# @slavi:etke.cc and @slavi:devture.com (docs/classification.md). Set, project, section.
+LOCALHOST_FLOORS = {"blind4": (75, 69)}
 
 
 @pytest.mark.parametrize("senders", ["as-posted", "localhost"])
@@ -817,23 +826,27 @@ def test_accuracy_floor(
         files = bench.label_sets()[name]
     labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
     score = bench.evaluate(bench.with_senders(labels, senders), twim_config, "none")
+    if senders == "localhost" and name in LOCALHOST_FLOORS:
+        project_floor, section_floor = LOCALHOST_FLOORS[name]
     assert score.total == total
     assert score.project_ok >= project_floor, score
     assert score.section_ok >= section_floor, score
 
 
 def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
-    # an editor's earlier choices for a sender (the sequential replay) only ever help. The
+    # an editor's earlier choices for a sender (the sequential replay) help overall. The
     # section alone may lose an entry that editors filed outside its project's department
     # (a Matrix Dart SDK demo under Interesting Projects): history finds the project, whose
-    # default section is then not the published one. Right project and section together
-    # never get worse.
+    # default section is then not the published one. The project may lose one where a
+    # sender's earlier project does not apply to the next entry (a maubot plugin author's
+    # other plugin, published with no project), which the learned words and reporters alone
+    # get right. Never more than one per set.
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
         auto_mode = bench.evaluate(labels, twim_config, "none")
         with_history = bench.evaluate(labels, twim_config, "sequential")
-        assert with_history.project_ok >= auto_mode.project_ok
-        assert with_history.both_ok >= auto_mode.both_ok
+        assert with_history.project_ok >= auto_mode.project_ok - 1
+        assert with_history.both_ok >= auto_mode.both_ok - 1
         assert with_history.section_ok >= auto_mode.section_ok - 1
 
 
@@ -994,6 +1007,30 @@ def test_learned_words_decide_only_where_the_rules_do_not() -> None:
     )
 
 
+def test_sure_learned_words_outweigh_the_section_a_sender_usually_reports_for() -> None:
+    # like strong hints: a section's usual reporter writing another department's news is
+    # filed there when the learned words are sure (LEARNED_SURE), and not when they are not
+    model = SectionModel.train(TINY_CORPUS)
+    sections = [
+        {"name": "stats", "title": "Matrix Federation Stats"},
+        {"name": "clients", "title": "Dept of Clients"},
+        {"name": "spec", "title": "Dept of Spec", "usual_reporters": [SPEC_ANDREW]},
+    ]
+    classifier = Classifier(make_config(sections=sections, projects=[]), section_model=model)
+    sure = "Today 11000 federateable servers were discovered"
+    guess = model.guess(model_words(sure), ["stats", "clients", "spec"])
+    assert guess is not None and guess.margin >= LEARNED_SURE
+    got = classifier.classify(sure, SPEC_ANDREW)
+    assert got.section == "stats"
+    assert "typical of Matrix Federation Stats" in got.section_reason
+    unsure = "servers were discovered"
+    guess = model.guess(model_words(unsure), ["stats", "clients", "spec"])
+    assert guess is not None and guess.section == "stats" and guess.margin < LEARNED_SURE
+    got = classifier.classify(unsure, SPEC_ANDREW)
+    assert got.section == "spec"
+    assert got.section_reason == f"{SPEC_ANDREW} usually reports for Dept of Spec"
+
+
 def test_learned_words_speak_only_for_sections_they_know() -> None:
     model = SectionModel.train(TINY_CORPUS)
     sections = [{"name": "numbers", "title": "Numbers"}, {"name": "apps", "title": "Apps"}]
@@ -1004,8 +1041,8 @@ def test_learned_words_speak_only_for_sections_they_know() -> None:
     assert got.section == config.fallback_section
 
 
-def test_shipped_section_words_are_trained_on_the_current_dev_set() -> None:
-    # bench/train_section_model.py must be re-run when labelled dev posts change
+def test_shipped_section_words_are_trained_on_the_current_training_set() -> None:
+    # bench/train_section_model.py must be re-run when labelled training posts change
     if str(BENCH.parent) not in sys.path:
         sys.path.insert(0, str(BENCH.parent))
     from bench import train_section_model
@@ -1014,18 +1051,21 @@ def test_shipped_section_words_are_trained_on_the_current_dev_set() -> None:
     assert default_model().to_json() == train_section_model.train().to_json()
 
 
-def test_dev_accuracy_leaving_each_post_out(bench: ModuleType, twim_config: Config) -> None:
-    # The honest dev figure: each post is scored by learned words and reporters counted on
-    # the other posts only (docs/classification.md). A floor, as measured when the rules last changed.
-    total, years = bench.lopo(bench.label_sets()["dev"], twim_config)
-    assert total.total == 330
-    assert total.project_ok >= 298, total
-    assert total.section_ok >= 279, total
+def test_training_set_accuracy_leaving_each_post_out(
+    bench: ModuleType, twim_config: Config
+) -> None:
+    # The honest figure for the training set (dev, heldout, blind2, blind3): each post is
+    # scored by learned words and reporters counted on the other posts only
+    # (docs/classification.md). A floor, as measured when the rules last changed.
+    total, years = bench.lopo(bench.training_files(), twim_config)
+    assert total.total == 554
+    assert total.project_ok >= 487, total
+    assert total.section_ok >= 463, total
     assert set(years) == {"2022", "2023", "2024", "2025"}
 
 
-def test_shipped_reporter_counts_are_counted_from_the_current_dev_set() -> None:
-    # bench/train_reporters.py must be re-run when labelled dev posts change
+def test_shipped_reporter_counts_are_counted_from_the_current_training_set() -> None:
+    # bench/train_reporters.py must be re-run when labelled training posts change
     if str(BENCH.parent) not in sys.path:
         sys.path.insert(0, str(BENCH.parent))
     from bench import train_reporters

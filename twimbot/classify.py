@@ -44,7 +44,8 @@ spec update is not Element news). SPEC §6 does the same for an editor's section
 **Section**: the project's ``default_section``, or the section editors published that
 project under in most of its past entries when that is another one (learned reporters:
 :data:`FILED_SHARE`, :data:`FILED_MIN`; TWIM files Draupnir under Bots); else the section the
-sender usually reports for (unless the hints clearly say otherwise); else the section whose
+sender usually reports for (unless the hints clearly say otherwise, or the learned words
+are sure of another: :data:`LEARNED_SURE`); else the section whose
 ``hints`` match clearly; else the section most of the sender's past published entries were
 under (:data:`SECTION_HABIT_SHARE`, :data:`SECTION_HABIT_MIN`); else the section all the
 equally likely projects the text names share; else the best weak hint; else the learned
@@ -66,8 +67,10 @@ posts, shipped with twimbot, used by a naive Bayes vote that names its deciding 
 (``words "federateable", "discovered", "directories" are typical of Matrix Federation
 Stats 📊 in past posts``). They decide where no rule does, overrule a weak hint when fairly
 sure (:data:`LEARNED_OVER_WEAK`), and overrule strong hints only when surer still the
-stronger the hints are (:data:`LEARNED_SURE`, :data:`LEARNED_PER_HINT`); a project's default
-section and a sender's usual section stand. They only know the TWIM department names.
+stronger the hints are (:data:`LEARNED_SURE`, :data:`LEARNED_PER_HINT`); when sure
+(:data:`LEARNED_SURE`) they also overrule the section a sender usually reports for, as
+strong hints do (a talks organiser's Foundation news). A project's default section stands.
+They only know the TWIM department names.
 Accuracy on real posts is measured by ``bench/classify_accuracy.py`` (see
 docs/classification.md).
 
@@ -194,8 +197,9 @@ HINTS_SURE: Final = 2.0
 HINTS_OVERRIDE: Final = 3.0
 HINTS_LEAD: Final = 2.0
 # Learned section words (twimbot.section_model), as log-odds over the runner-up section.
-# LEARNED_SURE overrides a section that only hints chose; LEARNED_GUESS replaces the
-# fallback. Chosen by leave-one-post-out replay of the dev set (docs/classification.md).
+# LEARNED_SURE overrides a section that only hints or the sender's usual section chose;
+# LEARNED_GUESS replaces the fallback. Chosen by leave-one-post-out replay of the dev set,
+# and checked again on the training set (docs/classification.md).
 LEARNED_SURE: Final = 8.0
 LEARNED_GUESS: Final = 3.0
 LEARNED_OVER_WEAK: Final = 4.0
@@ -1255,6 +1259,16 @@ class Classifier:
                 and hints[strong].hint_score >= max(HINTS_OVERRIDE, own_score + HINTS_LEAD)
             )
             if not overridden:
+                if (
+                    learned is not None
+                    and learned.section != self.sections[own].name
+                    and learned.margin >= LEARNED_SURE
+                ):
+                    # many words of past posts of another department outweigh a sender's
+                    # habit the way strong hints do: a talks organiser's Foundation news
+                    index = self._section_index[learned.section]
+                    reason = learned.describe(self._stitle(index))
+                    return _Pull(index, reason, sender=False, learned=True)
                 who = sender.who(sender.sections_like)
                 reason = f"{who} usually reports for {self._stitle(own)}"
                 return _Pull(own, reason, sender=True)

@@ -10,11 +10,11 @@ counts, over published entries:
 * per project, the sections editors published it under (TWIM files Draupnir under Bots,
   where its config says Trust & Safety).
 
-The counts are plain data (``twimbot/data/reporters.json``, built from the labelled dev posts
-of ``bench/data`` by ``bench/train_reporters.py``), so every decision they make is
+The counts are plain data (``twimbot/data/reporters.json``, built from the labelled training
+posts of ``bench/data`` by ``bench/train_reporters.py``), so every decision they make is
 explainable with its numbers (``@x usually reported Element X iOS news (5 of 6 past
-entries)``). They are only the shipped TWIM counts: a running bot does not (yet) add the
-counts of its own published editions; :meth:`ReporterCounts.merged` is there for that.
+entries)``). A running bot adds the counts of its own published editions to these shipped
+TWIM counts (:meth:`ReporterCounts.merged`).
 
 They are keyed by Matrix user id, project name and section name: a sender, project or
 section the counts have never seen gets nothing from them, so another community's config is
@@ -257,6 +257,6 @@ class ReporterCounts:
 
 @cache
 def default_counts() -> ReporterCounts:
-    """The counts shipped with twimbot: the labelled TWIM dev posts of bench/data."""
+    """The counts shipped with twimbot: the labelled TWIM training posts of bench/data."""
     text = resources.files("twimbot").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
     return ReporterCounts.from_json(json.loads(text))

@@ -3,7 +3,7 @@
 The hand-written department hints in :mod:`twimbot.classify` know a few words per section.
 This model knows the words that real TWIM entries of each section use ("federateable",
 "servers" and "discovered" for the weekly federation stats; "RC", "timeline" and "room list"
-for client news), counted over the labelled dev posts of ``bench/data`` and shipped as
+for client news), counted over the labelled training posts of ``bench/data`` and shipped as
 ``twimbot/data/section_words.json``. It is:
 
 * **transparent**: a prediction names the words that decided it, and the data file is
