@@ -796,17 +796,19 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # LOCALHOST_FLOORS lists where that mode measured otherwise.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 302, 311),  # in-sample (training set)
-    ("heldout", 54, 45, 47),  # in-sample since it joined the training set
-    ("blind2", 98, 77, 89),  # in-sample since it joined the training set
+    # in-sample (training set); -6 sections since a project stays in its default section
+    ("dev", 330, 302, 305),
+    ("heldout", 54, 45, 48),  # in-sample since it joined the training set
+    ("blind2", 98, 77, 87),  # in-sample since it joined the training set
     # in-sample; -1 project when sure learned words outweigh a sender's usual section
-    ("blind3", 72, 63, 61),
-    # measured once, after tuning had ended (not in the training set)
-    ("blind4", 87, 75, 70),
+    ("blind3", 72, 63, 63),
+    # measured once after tuning had ended (75 / 70), then again after a project's learned
+    # filing no longer overrode its default section (SPEC §5): 75 / 71. Not in the training set
+    ("blind4", 87, 75, 71),
 ]
 # Where @<localpart>:localhost senders score otherwise: @slavi:localhost merges the habits of
 # @slavi:etke.cc and @slavi:devture.com (docs/classification.md). Set, project, section.
-LOCALHOST_FLOORS = {"blind4": (75, 69)}
+LOCALHOST_FLOORS = {"blind4": (75, 70)}
 
 
 @pytest.mark.parametrize("senders", ["as-posted", "localhost"])
@@ -1060,7 +1062,8 @@ def test_training_set_accuracy_leaving_each_post_out(
     total, years = bench.lopo(bench.training_files(), twim_config)
     assert total.total == 554
     assert total.project_ok >= 487, total
-    assert total.section_ok >= 463, total
+    # 463 while a project's learned filing overrode its default section; SPEC §5 does not
+    assert total.section_ok >= 461, total
     assert set(years) == {"2022", "2023", "2024", "2025"}
 
 
@@ -1159,13 +1162,11 @@ def test_learned_habit_never_overrides_a_tag_or_a_clear_name() -> None:
     assert got.project == "fluffychat"
 
 
-def test_learned_filing_moves_a_project_out_of_its_default_section() -> None:
-    counts = ReporterCounts.count([("@someone:example.org", "heisenbridge", "ops")] * 3)
+def test_a_project_stays_in_its_default_section_wherever_editors_published_it() -> None:
+    """SPEC §5: a project's entry goes to its ``default_section``; where editors published
+    the project before (here: always under Ops) does not move it."""
+    counts = ReporterCounts.count([("@someone:example.org", "heisenbridge", "ops")] * 5)
     classifier = Classifier(CONFIG, section_model=None, reporters=counts)
     got = classifier.classify("Heisenbridge 1.15 is out.", NOBODY)
-    assert (got.project, got.section) == ("heisenbridge", "ops")
-    assert (
-        got.section_reason == "Heisenbridge was published under Dept of Ops 🛠 (3 of 3 past entries)"
-    )
-    plain = Classifier(CONFIG, section_model=None, reporters=None)
-    assert plain.classify("Heisenbridge 1.15 is out.", NOBODY).section == "bridges"
+    assert (got.project, got.section) == ("heisenbridge", "bridges")
+    assert got.section_reason == "default section of project Heisenbridge"

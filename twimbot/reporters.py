@@ -5,10 +5,9 @@ comes weekly from people its config does not list, and rarely names the app ("Jo
 alias has been implemented"). What editors actually published says it better. This module
 counts, over published entries:
 
-* per sender, how many entries they had, and under which project and which section editors
-  published them;
-* per project, the sections editors published it under (TWIM files Draupnir under Bots,
-  where its config says Trust & Safety).
+per sender, how many entries they had, and under which project and which section editors
+published them. (Where editors publish a project, when that is not its ``default_section``,
+is not counted: SPEC §5 puts a project's entries in its default section.)
 
 The counts are plain data (``twimbot/data/reporters.json``, built from the labelled training
 posts of ``bench/data`` by ``bench/train_reporters.py``), so every decision they make is
@@ -143,21 +142,16 @@ def _add(a: SenderCounts, b: SenderCounts) -> SenderCounts:
 
 
 class ReporterCounts:
-    """Counts of published entries per sender and per project; adds up over sources."""
+    """Counts of published entries per sender; adds up over sources."""
 
-    def __init__(
-        self,
-        senders: Mapping[str, SenderCounts] | None = None,
-        filed: Mapping[str, Mapping[str, int]] | None = None,
-    ) -> None:
+    def __init__(self, senders: Mapping[str, SenderCounts] | None = None) -> None:
         self.senders: dict[str, SenderCounts] = {
             sender_key(k): v for k, v in (senders or {}).items()
         }
-        self.filed: dict[str, dict[str, int]] = {k: dict(v) for k, v in (filed or {}).items()}
         self._localparts = by_localpart(self.senders)
 
     def __bool__(self) -> bool:
-        return bool(self.senders or self.filed)
+        return bool(self.senders)
 
     @classmethod
     def count(cls, entries: Iterable[tuple[str, str | None, str | None]]) -> ReporterCounts:
@@ -166,7 +160,6 @@ class ReporterCounts:
         total: Counter[str] = Counter()
         projects: dict[str, Counter[str]] = {}
         sections: dict[str, Counter[str]] = {}
-        filed: dict[str, Counter[str]] = {}
         for sender, project, section in entries:
             key = sender_key(sender)
             total[key] += 1
@@ -174,14 +167,11 @@ class ReporterCounts:
                 projects.setdefault(key, Counter())[project] += 1
             if section is not None:
                 sections.setdefault(key, Counter())[section] += 1
-            if project is not None and section is not None:
-                filed.setdefault(project, Counter())[section] += 1
         return cls(
             {
                 k: SenderCounts(n, dict(projects.get(k, {})), dict(sections.get(k, {})))
                 for k, n in total.items()
-            },
-            {p: dict(c) for p, c in filed.items()},
+            }
         )
 
     def merged(self, other: ReporterCounts | None) -> ReporterCounts:
@@ -194,10 +184,7 @@ class ReporterCounts:
         for key, theirs in other.senders.items():
             mine = senders.get(key)
             senders[key] = theirs if mine is None else _add(mine, theirs)
-        filed = {k: dict(v) for k, v in self.filed.items()}
-        for project, counts in other.filed.items():
-            filed[project] = dict(Counter(filed.get(project, {})) + Counter(counts))
-        return ReporterCounts(senders, filed)
+        return ReporterCounts(senders)
 
     # -- questions the classifier asks ----------------------------------------------------
 
@@ -230,11 +217,6 @@ class ReporterCounts:
         counts, like = found
         return _top(counts.sections, counts.entries, allowed, like)
 
-    def filed_under(self, project: str, allowed: Iterable[str]) -> Habit | None:
-        """The section the project's past entries were published under most often."""
-        counts = self.filed.get(project)
-        return None if counts is None else _top(counts, sum(counts.values()), allowed)
-
     # -- data file --------------------------------------------------------------------------
 
     @classmethod
@@ -243,12 +225,11 @@ class ReporterCounts:
             k: SenderCounts(int(v["entries"]), dict(v["projects"]), dict(v["sections"]))
             for k, v in data.get("senders", {}).items()
         }
-        return cls(senders, data.get("filed", {}))
+        return cls(senders)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "senders": {k: v.to_json() for k, v in sorted(self.senders.items())},
-            "filed": {k: _sorted(v) for k, v in sorted(self.filed.items())},
         }
 
     def dumps(self) -> str:
