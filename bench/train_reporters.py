@@ -15,13 +15,11 @@ Recount after adding or correcting labelled training posts, then re-run
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.train_section_model import training_entries
+from bench.train_section_model import training_entries, write_or_check
 from twimbot.reporters import DATA_FILE, ReporterCounts
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
@@ -38,20 +36,7 @@ def train(exclude: Path | None = None) -> ReporterCounts:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    args = parser.parse_args(argv)
-    text = train().dumps()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date: run bench/train_reporters.py", file=sys.stderr)
-            return 1
-        print(f"{OUTPUT} is up to date")
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({len(text)} bytes)")
-    return 0
+    return write_or_check(argv, __doc__ or "", OUTPUT, train().dumps())
 
 
 if __name__ == "__main__":

@@ -52,21 +52,26 @@ def serialise(model: SectionModel) -> str:
     return json.dumps(model.to_json(), ensure_ascii=False, indent=0, sort_keys=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def write_or_check(argv: Sequence[str] | None, doc: str, output: Path, text: str) -> int:
+    """The command line of a trainer: write ``text`` to ``output``, or with ``--check`` fail
+    when the shipped file differs from it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     args = parser.parse_args(argv)
-    text = serialise(train())
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
-            print(f"{OUTPUT} is out of date: run bench/train_section_model.py", file=sys.stderr)
+            print(f"{output} is out of date: run the trainer without --check", file=sys.stderr)
             return 1
-        print(f"{OUTPUT} is up to date")
+        print(f"{output} is up to date")
         return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({len(text)} bytes)")
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output} ({len(text)} bytes)")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return write_or_check(argv, __doc__ or "", OUTPUT, serialise(train()))
 
 
 if __name__ == "__main__":

@@ -1229,6 +1229,10 @@ class Classifier:
             own = hinted if len(hinted) == 1 else own
         return own[0] if len(own) == 1 else None
 
+    def _learned_pull(self, learned: SectionGuess) -> _Pull:
+        index = self._section_index[learned.section]
+        return _Pull(index, learned.describe(self._stitle(index)), sender=False, learned=True)
+
     def _section_pull(
         self, sender: _Sender, hints: dict[int, _Evidence], learned: SectionGuess | None
     ) -> _Pull | None:
@@ -1249,9 +1253,7 @@ class Classifier:
                 ):
                     # many words of past posts of another department outweigh a sender's
                     # habit the way strong hints do: a talks organiser's Foundation news
-                    index = self._section_index[learned.section]
-                    reason = learned.describe(self._stitle(index))
-                    return _Pull(index, reason, sender=False, learned=True)
+                    return self._learned_pull(learned)
                 who = sender.who(sender.sections_like)
                 reason = f"{who} usually reports for {self._stitle(own)}"
                 return _Pull(own, reason, sender=True)
@@ -1264,9 +1266,7 @@ class Classifier:
             ):
                 # many words of past posts outweigh a hint word or two ("an OIDC provider"
                 # in a Synapse release is not hosting news)
-                index = self._section_index[learned.section]
-                reason = learned.describe(self._stitle(index))
-                return _Pull(index, reason, sender=False, learned=True)
+                return self._learned_pull(learned)
             reason = f"{hints[strong].describe_hints()} point to {self._stitle(strong)}"
             return _Pull(strong, reason, sender=False)
         return None
