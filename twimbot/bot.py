@@ -402,8 +402,8 @@ class Bot:
             now_ms=int(time.time() * 1000),
             first_sync=batch.first,
             joined_at=own_joins(events, self.config.user_id),
+            reporters=await self._learned_reporters(),
         )
-        ctx.reporters = await self._learned_reporters()
         await self._profile_names(events, ctx)
         await commit_batch(Handlers(self.store, ctx), events, batch.next_batch)
         self.batches += 1
