@@ -125,7 +125,7 @@ async def test_the_bot_learns_from_the_edition_it_published(world: World) -> Non
     await world.command("!twim publish")
     await world.command("!twim publish confirm")
     store = await world.store()
-    await until(lambda: store.published_editions(1), 15, "the publish")
+    await until(lambda: store.published_edition_ids(1), 15, "the publish")
 
     after = await world.submission(await world.submit(world.bob, f"{ANON} again"))
     assert after.auto_project == "nheko", after.classification

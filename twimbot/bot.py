@@ -379,8 +379,8 @@ class Bot:
     async def _learned_reporters(self) -> ReporterCounts | None:
         """The shipped learned reporters plus the bot's own published editions, recounted
         only when an edition was published or the config reloaded since the last count."""
-        newest = await self.store.published_editions(1)
-        newest_id = newest[0].id if newest else None
+        newest = await self.store.published_edition_ids(1)
+        newest_id = newest[0] if newest else None
         counted = self._reporters_from
         if counted is None or counted[0] != newest_id or counted[1] is not self.config:
             self._reporters = (

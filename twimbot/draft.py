@@ -194,10 +194,10 @@ def media_item(config: Config, row: MediaRow) -> MediaItem:
 
 
 async def _entries(
-    store: Store, edition: Edition
+    store: Store, edition_id: int
 ) -> tuple[list[SubmissionRow], dict[int, dict[str, Mark]]]:
     """An edition's live submissions and the editors' marks on them."""
-    subs = [s for s in await store.submissions(edition.id) if s.active]
+    subs = [s for s in await store.submissions(edition_id) if s.active]
     return subs, await store.active_marks(s.id for s in subs)
 
 
@@ -232,8 +232,8 @@ async def learned_reporters(
     change and a long archive must not slow the start.
     """
     seen: list[tuple[str, str | None, str | None]] = []
-    for edition in await store.published_editions(editions):
-        subs, marks = await _entries(store, edition)
+    for edition_id in await store.published_edition_ids(editions):
+        subs, marks = await _entries(store, edition_id)
         for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True):
             section = assignment.section.name
             counted = None if section == config.fallback_section else section
@@ -250,7 +250,7 @@ async def gather(
     bundle; the others become warnings. A published edition shows exactly the files its
     post carried.
     """
-    subs, marks = await _entries(store, edition)
+    subs, marks = await _entries(store, edition.id)
     number: dict[int, SubmissionRow] = {s.id: s for s in subs}
     by_sub: dict[int, list[MediaItem]] = {}
     warnings: list[str] = []

@@ -451,13 +451,14 @@ class Store:
         )
         return result
 
-    async def published_editions(self, limit: int) -> list[Edition]:
-        """The ``limit`` most recently published editions, newest first."""
+    async def published_edition_ids(self, limit: int) -> list[int]:
+        """The ids of the ``limit`` most recently published editions, newest first (only the
+        ids: the bot asks once per sync batch, and an edition row carries its whole post)."""
         rows = await self._all(
-            "SELECT * FROM editions WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            "SELECT id FROM editions WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [_row(Edition, r) for r in rows]
+        return [int(r["id"]) for r in rows]
 
     async def editions(self) -> list[EditionSummary]:
         rows = await self._all(
