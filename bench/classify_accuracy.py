@@ -8,15 +8,16 @@ published TWIM post by :func:`parse_post`, which reads each entry as the post sh
 and the ``> ``-quoted body (without the attached images, which are separate events).
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
-TWIM posts that were looked at while the rules were designed); ``heldout`` is
-``data/heldout/``, ``blind2`` is ``data/blind2/``, ``blind3`` is ``data/blind3/`` and
-``blind4`` is ``data/blind4/`` (posts labelled and committed before they were first
-measured, each measured once). All but blind4 are the training set (:data:`TRAINING_SETS`), the only posts the learned section words and
-learned reporters are counted on. ``--lopo`` measures the training set leaving one post out:
-each post is scored with learned words and learned reporters counted on the other posts
-only, so the figure is honest for the learned data (not for the rules, which were shaped by
-reading dev errors). ``--senders localhost`` posts every entry as ``@<localpart>:localhost``,
-as an outside replay through a local Synapse does.
+TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2``,
+``blind3``, ``blind4`` and ``blind5`` are ``data/<name>/`` (posts labelled and committed
+before they were first measured, each measured once); ``train5`` is ``data/train5/`` (32
+posts drawn at random and added to the training set unseen). All but blind5 are the
+training set (:data:`TRAINING_SETS`), the only posts the learned section words and learned
+reporters are counted on. ``--lopo`` measures the training set leaving one post out: each
+post is scored with learned words and learned reporters counted on the other posts only,
+so the figure is honest for the learned data (not for the rules, which were shaped by
+reading dev errors). ``--senders localhost`` posts every entry as
+``@<localpart>:localhost``, as an outside replay through a local Synapse does.
 
 The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` with twimbot's own
 importer (no hints, so sections get the built-in department hints).
@@ -54,8 +55,8 @@ DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
 # The label sets the learned words and learned reporters are counted on. A blind set joins
-# only after it has been measured once.
-TRAINING_SETS = ("dev", "heldout", "blind2", "blind3")
+# only after it has been measured once (blind5 is the next round's to add).
+TRAINING_SETS = ("dev", "heldout", "blind2", "blind3", "blind4", "train5")
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -147,7 +148,10 @@ def _match(title: str, items: Sequence[Any], section: str | None = None) -> Any 
 
 
 # Departments that published posts call by an older name than the config's title.
-SECTION_RENAMES = {"Dept of Academia 🎓️": "Dept of Science 🎓️"}
+SECTION_RENAMES = {
+    "Dept of Academia 🎓️": "Dept of Science 🎓️",
+    "Dept of SDK 🧰": "Dept of SDKs and Frameworks 🧰",
+}
 
 
 def parse_post(markdown: str, config: Config, source: str) -> list[dict[str, Any]]:
@@ -379,19 +383,19 @@ def lopo(
 
 def label_sets() -> dict[str, list[Path]]:
     """The labelled sets: ``dev`` (the reference post and ``data/dev/``, seen while the rules
-    were designed), ``heldout`` (``data/heldout/``, 5 posts of Jul-Dec 2025, blind when first
-    measured), ``blind2`` (``data/blind2/``, 7 posts of 2023-2025 set aside before the
-    learned words were designed, measured once at the end of that round) and ``blind3``
-    (``data/blind3/``, 7 posts of 2024-2025 set aside before the learned reporters were
-    built, measured once at the end of that round). All four are the training set now
-    (:data:`TRAINING_SETS`). ``blind4`` (``data/blind4/``, 7 posts of 2023-2026 set aside
-    before the training set grew, measured once at the end of that round) is not."""
+    were designed); ``heldout``, ``blind2``, ``blind3``, ``blind4`` (``data/<name>/``, each
+    set aside before a round of work and measured once at its end); ``train5``
+    (``data/train5/``, 32 posts added unseen to the training set); all of these are the
+    training set (:data:`TRAINING_SETS`). ``blind5`` (``data/blind5/``, 8 posts of 2023-2026
+    set aside before the section weighing, measured once at the end of that round) is not."""
     return {
         "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
         "heldout": sorted((DATA / "heldout").glob("*.json")),
         "blind2": sorted((DATA / "blind2").glob("*.json")),
         "blind3": sorted((DATA / "blind3").glob("*.json")),
         "blind4": sorted((DATA / "blind4").glob("*.json")),
+        "train5": sorted((DATA / "train5").glob("*.json")),
+        "blind5": sorted((DATA / "blind5").glob("*.json")),
     }
 
 

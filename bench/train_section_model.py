@@ -1,9 +1,9 @@
 """Train the learned section words (twimbot/data/section_words.json) from the training set.
 
 The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``):
-``dev`` (the reference post and ``bench/data/dev/``) and ``heldout``, ``blind2`` and
-``blind3``, which were each measured once before they joined it. A blind set that has not
-been measured yet (``bench/data/blind4/``) must never be in it. Each entry contributes the
+``dev`` (the reference post and ``bench/data/dev/``), ``heldout``, ``blind2``, ``blind3`` and
+``blind4``, which were each measured once before they joined it, and ``train5``. The newest
+blind set (``bench/data/blind5/``) is not in it until the next round starts. Each entry contributes the
 words of its text, links and Matrix ids blanked out exactly as the classifier sees it, under
 its published section.
 

@@ -130,10 +130,11 @@ class SectionModel:
             },
         }
 
-    def guess(
+    def scores(
         self, words: frozenset[str], allowed: Sequence[str] | None = None
-    ) -> SectionGuess | None:
-        """The best of the ``allowed`` sections (default: all it knows) for these words."""
+    ) -> dict[str, float] | None:
+        """Each of the ``allowed`` sections' log-likelihood for these words (up to a shared
+        constant); None when fewer than two sections are allowed or no word is known."""
         sections = [s for s in self.sections if allowed is None or s in allowed]
         if len(sections) < 2:
             return None
@@ -145,18 +146,31 @@ class SectionModel:
             for section, boost in self._boost[word]:
                 if section in scores:
                     scores[section] += boost
+        return scores
+
+    def guess(
+        self, words: frozenset[str], allowed: Sequence[str] | None = None
+    ) -> SectionGuess | None:
+        """The best of the ``allowed`` sections (default: all it knows) for these words."""
+        scores = self.scores(words, allowed)
+        if scores is None:
+            return None
+        known = [w for w in words if w in self._boost]
         ranked = sorted(scores, key=lambda s: (-scores[s], s))
         best, second = ranked[0], ranked[1]
         return SectionGuess(
-            best, second, scores[best] - scores[second], self._deciding(known, best, second)
+            best, second, scores[best] - scores[second], self.deciding(known, best, second)
         )
 
-    def _deciding(self, words: Iterable[str], best: str, second: str) -> tuple[str, ...]:
+    def deciding(self, words: Iterable[str], best: str, second: str) -> tuple[str, ...]:
+        """The (up to three) known words that favour ``best`` most over ``second``."""
+
         def lift(word: str) -> float:
             boosts = dict(self._boost[word])
             return boosts.get(best, 0.0) - boosts.get(second, 0.0)
 
-        ranked = sorted(((lift(w), w) for w in words), key=lambda t: (-t[0], t[1]))
+        known = [w for w in words if w in self._boost]
+        ranked = sorted(((lift(w), w) for w in known), key=lambda t: (-t[0], t[1]))
         return tuple(w for score, w in ranked[:3] if score > 0)
 
 
