@@ -8,16 +8,16 @@ published TWIM post by :func:`parse_post`, which reads each entry as the post sh
 and the ``> ``-quoted body (without the attached images, which are separate events).
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
-TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2``,
-``blind3``, ``blind4`` and ``blind5`` are ``data/<name>/`` (posts labelled and committed
-before they were first measured, each measured once); ``train5`` is ``data/train5/`` (32
-posts drawn at random and added to the training set unseen). All but blind5 are the
-training set (:data:`TRAINING_SETS`), the only posts the learned section words and learned
-reporters are counted on. ``--lopo`` measures the training set leaving one post out: each
-post is scored with learned words and learned reporters counted on the other posts only,
-so the figure is honest for the learned data (not for the rules, which were shaped by
-reading dev errors). ``--senders localhost`` posts every entry as
-``@<localpart>:localhost``, as an outside replay through a local Synapse does.
+TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2`` …
+``blind6`` are ``data/<name>/`` (posts labelled and committed before they were first
+measured, each measured once); ``train5`` and ``train6`` are ``data/<name>/`` (posts drawn at
+random and added to the training set unseen). All but blind6 are the training set
+(:data:`TRAINING_SETS`), the only posts the learned section words and learned reporters are
+counted on. ``--lopo`` measures the training set leaving one post out: each post is scored
+with learned words and learned reporters counted on the other posts only, so the figure is
+honest for the learned data (not for the rules, which were shaped by reading training
+errors). ``--senders localhost`` posts every entry as ``@<localpart>:localhost``, as an
+outside replay through a local Synapse does.
 
 The config is a hebbot ``config.toml`` read by :func:`load_hebbot_toml` with twimbot's own
 importer (no hints, so sections get the built-in department hints).
@@ -55,8 +55,17 @@ DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
 # The label sets the learned words and learned reporters are counted on. A blind set joins
-# only after it has been measured once (blind5 is the next round's to add).
-TRAINING_SETS = ("dev", "heldout", "blind2", "blind3", "blind4", "train5")
+# only after it has been measured once (blind6 is the next round's to add).
+TRAINING_SETS = (
+    "dev",
+    "heldout",
+    "blind2",
+    "blind3",
+    "blind4",
+    "train5",
+    "blind5",
+    "train6",
+)
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -383,11 +392,12 @@ def lopo(
 
 def label_sets() -> dict[str, list[Path]]:
     """The labelled sets: ``dev`` (the reference post and ``data/dev/``, seen while the rules
-    were designed); ``heldout``, ``blind2``, ``blind3``, ``blind4`` (``data/<name>/``, each
-    set aside before a round of work and measured once at its end); ``train5``
-    (``data/train5/``, 32 posts added unseen to the training set); all of these are the
-    training set (:data:`TRAINING_SETS`). ``blind5`` (``data/blind5/``, 8 posts of 2023-2026
-    set aside before the section weighing, measured once at the end of that round) is not."""
+    were designed); ``heldout``, ``blind2`` … ``blind5`` (``data/<name>/``, each set aside
+    before a round of work and measured once at its end); ``train5`` and ``train6``
+    (``data/<name>/``, posts added unseen to the training set); all of these are the training
+    set (:data:`TRAINING_SETS`). ``blind6`` (``data/blind6/``, 10 posts of 2023-2024 set
+    aside before the "reads like another department" rule, measured once at the end of that
+    round) is not."""
     return {
         "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
         "heldout": sorted((DATA / "heldout").glob("*.json")),
@@ -396,6 +406,8 @@ def label_sets() -> dict[str, list[Path]]:
         "blind4": sorted((DATA / "blind4").glob("*.json")),
         "train5": sorted((DATA / "train5").glob("*.json")),
         "blind5": sorted((DATA / "blind5").glob("*.json")),
+        "train6": sorted((DATA / "train6").glob("*.json")),
+        "blind6": sorted((DATA / "blind6").glob("*.json")),
     }
 
 

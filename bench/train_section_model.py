@@ -1,9 +1,10 @@
 """Train the learned section words (twimbot/data/section_words.json) from the training set.
 
 The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``):
-``dev`` (the reference post and ``bench/data/dev/``), ``heldout``, ``blind2``, ``blind3`` and
-``blind4``, which were each measured once before they joined it, and ``train5``. The newest
-blind set (``bench/data/blind5/``) is not in it until the next round starts. Each entry contributes the
+``dev`` (the reference post and ``bench/data/dev/``), ``heldout`` and ``blind2`` …
+``blind5``, which were each measured once before they joined it, and ``train5`` and
+``train6``. The newest blind set (``bench/data/blind6/``) is not in it until the next round
+starts. Each entry contributes the
 words of its text, links and Matrix ids blanked out exactly as the classifier sees it, under
 its published section.
 

@@ -794,23 +794,28 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
 # regressions; they are not estimates: the dev set was looked at while the rules were
-# designed, and dev, heldout, blind2, blind3, blind4 and train5 are the training set the
-# learned words and reporters are counted on, so their figures are in-sample (the honest
-# figure for them is the leave-one-post-out test below). Lower a floor only on purpose, and
+# designed, and all sets but blind6 are the training set the learned words and reporters
+# are counted on, so their figures are in-sample (the honest figure for them is the
+# leave-one-post-out test below). Lower a floor only on purpose, and
 # say why in the commit. Each row: set, scored entries, right project, right section.
 # The same floors hold with every sender posted as @<localpart>:localhost (an outside replay
 # through a local Synapse): senders are matched by localpart when no id matches exactly.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 302, 307),  # in-sample (training set)
-    ("heldout", 54, 45, 48),  # in-sample since it joined the training set
-    ("blind2", 98, 78, 87),  # in-sample since it joined the training set
-    ("blind3", 72, 63, 64),  # in-sample since it joined the training set
-    ("blind4", 87, 75, 80),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 339, 359),  # in-sample: 32 posts added to the training set unseen
-    # measured once, after the section weighing and the larger training set were done
-    # (the classifier before them: 98 / 92). Not in the training set
-    ("blind5", 112, 99, 96),
+    ("dev", 330, 307, 310),  # in-sample (training set)
+    ("heldout", 54, 49, 52),  # in-sample since it joined the training set
+    ("blind2", 98, 81, 92),  # in-sample since it joined the training set
+    ("blind3", 72, 66, 67),  # in-sample since it joined the training set
+    ("blind4", 87, 77, 84),  # in-sample since it joined the training set (blind: 75 / 70)
+    ("train5", 396, 357, 377),  # in-sample: 32 posts added to the training set unseen
+    ("blind5", 112, 99, 102),  # in-sample since it joined the training set (blind: 99 / 96)
+    # in-sample: 30 posts added to the training set unseen (347 sections as posted; 344
+    # with @localpart:localhost senders, where two senders' habits merge)
+    ("train6", 367, 319, 344),
+    # measured once, after the "reads like another department" rule and the larger training
+    # set were done (the classifier before that round: 117 / 114; at the start of the
+    # session that built the weighing: 114 / 112). Not in the training set
+    ("blind6", 138, 122, 117),
 ]
 
 
@@ -957,6 +962,44 @@ def test_tricky_real_cases_no_project_and_not_its_department(
     assert got.section != "todo", got
 
 
+@pytest.mark.parametrize(
+    ("text", "sender", "named"),
+    [
+        # Status news that names a product in the first line, in passing
+        (
+            "Super exciting to see the European Commission soft-launch their first official "
+            "Matrix Server (<https://mathstodon.xyz/@Pol/115173504011566267>), powered by "
+            "Element Server Suite. Watch this space for more info :D",
+            "@matthew:matrix.org",
+            "Element Server Suite",
+        ),
+        # the Foundation welcoming a member, linked: not news of that homeserver
+        (
+            "This week we're announcing [Continuwuity](https://continuwuity.org/) as a new "
+            "Ecosystem [member](@/foundation/members/index.md) to the Foundation! Continuwuity "
+            "is a community driven Rust homeserver focusing on user experience and new "
+            "features. Welcome!",
+            "@Amandine:matrix.org",
+            None,
+        ),
+    ],
+)
+def test_a_project_named_in_another_departments_news_is_not_its_subject(
+    twim_config: Config, text: str, sender: str, named: str | None
+) -> None:
+    # the weighed section clues, without any project, read like Status news by far more
+    # than ABOUT_LEAD: a project of another department needs ABOUT_PROMINENT to be the
+    # subject, and the section follows the text (both real entries, filed under Status)
+    got = Classifier(twim_config).classify(text, sender)
+    assert got.project is None, got
+    assert got.section == "status", got
+    if named is not None:
+        assert got.project_reason == (
+            f'named "{named}" (first line) in passing, but the text reads like'
+            " Dept of *Status of Matrix* 🌡️ news"
+        )
+
+
 def test_sections_without_hints_use_their_title(twim_config: Config) -> None:
     # "Dept of Non Chat Clients" has no built-in department words: its title is its hint
     got = Classifier(twim_config).classify(
@@ -1078,14 +1121,15 @@ def test_shipped_section_words_are_trained_on_the_current_training_set() -> None
 def test_training_set_accuracy_leaving_each_post_out(
     bench: ModuleType, twim_config: Config
 ) -> None:
-    # The honest figure for the training set (dev, heldout, blind2, blind3, blind4, train5):
-    # each post is scored by learned words and reporters counted on the other posts only
-    # (docs/classification.md). A floor, as measured when the rules last changed: 901 / 838
-    # before the section weighing, 901 / 861 with it
+    # The honest figure for the training set (every label set but blind6): each post is
+    # scored by learned words and reporters counted on the other posts only
+    # (docs/classification.md). A floor, as measured when the rules last changed (1,516
+    # entries): 1303 / 1260 before the "reads like another department" rule, 1336 / 1270 with
+    # it. Run with every sender as @<localpart>:localhost it is 1336 / 1267
     total, years = bench.lopo(bench.training_files(), twim_config)
-    assert total.total == 1037
-    assert total.project_ok >= 901, total
-    assert total.section_ok >= 861, total
+    assert total.total == 1516
+    assert total.project_ok >= 1336, total
+    assert total.section_ok >= 1270, total
     assert set(years) == {"2022", "2023", "2024", "2025", "2026"}
 
 

@@ -15,7 +15,11 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    someone who does not report for it, is a passing mention. When the text is clearly
    about a department (the sender usually reports for a section, or its hints clearly
    outweigh those of the project's own department) a project of another department must be
-   named prominently (score ≥ 5): "Governing Board elections" is election news. A clearly
+   named prominently (score ≥ 5): "Governing Board elections" is election news. When all
+   the section clues weighed without any project (below) favour another department by
+   :data:`ABOUT_LEAD`, the text reads like that department's news, and the bar is
+   :data:`ABOUT_PROMINENT`: "the European Commission's first Matrix server, powered by
+   Element Server Suite" is Status news. A clearly
    named project the sender usually reports for wins over the other clear names, except
    when a section's usual reporter writes what reads like that section's news: their own
    projects are then its sources ("collected by … an instance by etke.cc"), unless the text
@@ -34,7 +38,8 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    them and :data:`HABIT_MIN` entries), unless the section evidence points elsewhere
    (``@x usually reported Element X iOS news (5 of 6 past entries)``); the same habit breaks
    a tie between equally clear names;
-6. a lone passing mention (a room link among others is not one).
+6. a lone passing mention (a room link among others is not one), unless the section
+   evidence points elsewhere or the text reads like another department's news.
 
 Ties leave the project empty. The guesses of rules 3-5 yield to clear evidence about the
 section: when the sender usually reports for a section, or the section hints clearly point to
@@ -234,6 +239,14 @@ WEIGH_NAMED: Final = 4.0
 # Where nothing but the learned words speaks, they must lead by this much (log-odds) to
 # decide; a near tie leaves the entry to the last guesses and the fallback.
 WORDS_ALONE: Final = 3.0
+# A text whose weighed section clues (without any project) favour another department by
+# ABOUT_LEAD over a project's own reads like that department's news: a project of that other
+# department must then be named at least ABOUT_PROMINENT to be its subject (in the first line
+# and in bold, or linked and repeated), and a lone passing mention of it is not enough.
+# "Element has joined an open letter", "welcoming < polycule > as Ecosystem Member". Chosen
+# by leave-one-post-out replay of the training set (docs/classification.md).
+ABOUT_LEAD: Final = 6.0
+ABOUT_PROMINENT: Final = 8.0
 # Smoothing of a sender's section shares: HABIT_PSEUDO entries spread over HABIT_SPREAD
 # sections, so one past entry is a hint and ten are a habit.
 HABIT_PSEUDO: Final = 0.5
@@ -781,6 +794,20 @@ class _Sender:
         return self.id if like is None else f"{self.id} looks like {like}, who"
 
 
+@dataclass(frozen=True, slots=True)
+class _Weighing:
+    """Every section's weighed clues (section index -> clue -> weight), and the candidate
+    sections (those some clue speaks for) best first."""
+
+    parts: dict[int, dict[str, float]]
+    ranked: list[int]
+    words: frozenset[str]
+    habit: dict[int, int]
+
+    def score(self, section: int) -> float:
+        return sum(self.parts.get(section, {}).values())
+
+
 def _strong(habit: Habit | None, share: float, least: int) -> Habit | None:
     return habit if habit is not None and habit.count >= least and habit.share() >= share else None
 
@@ -890,7 +917,8 @@ class Classifier:
         learned = self._learned(doc)
         pull = self._section_pull(who, hints, learned)
         topic = self._topic(pull, learned)
-        pick = self._pick_project(doc, who, last_editor_project, pull, hints, topic)
+        about = self._weighing(who, hints, doc, None)
+        pick = self._pick_project(doc, who, last_editor_project, pull, hints, topic, about)
         if pick.project is not None:
             project = self.projects[pick.project]
             default = project.default_section
@@ -995,6 +1023,7 @@ class Classifier:
         pull: _Pull | None,
         hints: dict[int, _Evidence],
         topic: str | None,
+        about: _Weighing | None = None,
     ) -> _Pick:
         tagged = self._tag(doc)
         if tagged is not None:
@@ -1018,6 +1047,8 @@ class Classifier:
                 and (pull.sender or self._outweighs(pull.section, i, hints))
             ):
                 bar = PROMINENT
+            if i not in reporting and self._about_other(i, about) is not None:
+                bar = max(bar, ABOUT_PROMINENT)
             e = evidence[i]
             placed = e.first or e.emphasis or e.linked or e.lead
             if not placed and e.proper < 3 and i not in reporting:
@@ -1079,12 +1110,25 @@ class Classifier:
             only = named[0]
             conflict = self._conflict(only, pull)
             if conflict is None:
+                conflict = self._about_other(only, about)
+            if conflict is None:
                 return _Pick(only, evidence[only].describe())
             return _Pick(None, f"{evidence[only].describe()} in passing, but {conflict}")
         if named:
             passing = self._titles(sorted(named))
             return _Pick(None, f"no project named clearly (in passing: {passing})")
         return _Pick(None, "no project named")
+
+    def _about_other(self, project: int, about: _Weighing | None) -> str | None:
+        """Why the text reads like news of another department than ``project``'s, if the
+        weighed section clues favour one by :data:`ABOUT_LEAD`."""
+        if about is None or not about.ranked:
+            return None
+        top = about.ranked[0]
+        home = self._section_index.get(self.projects[project].default_section or "")
+        if home is None or top == home or about.score(top) - about.score(home) < ABOUT_LEAD:
+            return None
+        return f"the text reads like {self._stitle(top)} news"
 
     @staticmethod
     def _break_tie(
@@ -1327,6 +1371,28 @@ class Classifier:
         ones, the sender's past entries and the config's usual reporters say who writes
         what. Each adds to a section's score (see :data:`WEIGH_WORDS` and the rest); the
         reason names what tipped the balance against the runner-up."""
+        named = self._one_section(pick.candidates) if pick.named else None
+        weighing = self._weighing(sender, hints, doc, named)
+        ranked = weighing.ranked
+        if not ranked:
+            return None
+        best = ranked[0]
+        runner = ranked[1] if len(ranked) > 1 else None
+        parts = weighing.parts
+        # only the learned words speak: a near tie among them is no answer
+        if (
+            runner is not None
+            and set(parts[best]) == {"words"}
+            and parts[best]["words"] - parts[runner]["words"] < WEIGH_WORDS * WORDS_ALONE
+        ):
+            return None
+        return self.sections[best].name, self._weighed_reason(
+            best, runner, parts, sender, hints, weighing.words, weighing.habit
+        )
+
+    def _weighing(
+        self, sender: _Sender, hints: dict[int, _Evidence], doc: _Doc, named: int | None
+    ) -> _Weighing:
         fallback = self._section_index.get(self.config.fallback_section)
         words = model_words(doc.plain)
         learned = (
@@ -1334,7 +1400,6 @@ class Classifier:
             if self._model is not None and len(self._learnable) >= 2
             else None
         )
-        named = self._one_section(pick.candidates) if pick.named else None
         habit = {
             self._section_index[name]: n
             for name, n in sender.section_counts.items()
@@ -1346,13 +1411,11 @@ class Classifier:
         if named is not None:
             candidates.add(named)
         candidates.discard(fallback if fallback is not None else -1)
-        if not candidates:
-            return None
         top = max(learned.values()) if learned else 0.0
         floor = min(learned.values()) if learned else 0.0
         spread = sender.entries + HABIT_PSEUDO * HABIT_SPREAD
-        parts: dict[int, dict[str, float]] = {}
-        for i in candidates:
+
+        def weigh(i: int) -> dict[str, float]:
             part: dict[str, float] = {}
             if learned is not None:
                 part["words"] = WEIGH_WORDS * (learned.get(self.sections[i].name, floor) - top)
@@ -1364,26 +1427,16 @@ class Classifier:
                 part["usual"] = WEIGH_USUAL
             if i == named:
                 part["named"] = WEIGH_NAMED
-            parts[i] = part
+            return part
+
+        parts = {i: weigh(i) for i in range(len(self.sections)) if i != fallback}
 
         def rank(i: int) -> tuple[float, int, int]:
             # equal scores: the department the text names first, then the config's order
             position = hints[i].position if i in hints else len(doc.plain)
             return (-round(sum(parts[i].values()), 9), position, i)
 
-        ranked = sorted(candidates, key=rank)
-        best = ranked[0]
-        runner = ranked[1] if len(ranked) > 1 else None
-        # only the learned words speak: a near tie among them is no answer
-        if (
-            runner is not None
-            and set(parts[best]) == {"words"}
-            and parts[best]["words"] - parts[runner]["words"] < WEIGH_WORDS * WORDS_ALONE
-        ):
-            return None
-        return self.sections[best].name, self._weighed_reason(
-            best, runner, parts, sender, hints, words, habit
-        )
+        return _Weighing(parts, sorted(candidates, key=rank), words, habit)
 
     def _one_section(self, projects: Sequence[int]) -> int | None:
         """The section all these projects belong to, if they share one."""
