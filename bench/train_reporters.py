@@ -15,11 +15,13 @@ Recount after adding or correcting labelled training posts, then re-run
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bench.train_section_model import training_entries, write_or_check
+from bench.train_section_model import training_posts, write_or_check
 from twimbot.reporters import DATA_FILE, ReporterCounts
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
@@ -30,9 +32,17 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, s
     return [(e["sender"], e.get("project"), e.get("section")) for e in entries]
 
 
+@cache
+def _post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]:
+    # leave-one-post-out counts once per post of the set: each post file is read once
+    return tuple(examples(json.loads(post.read_text(encoding="utf-8"))))
+
+
 def train(exclude: Path | None = None) -> ReporterCounts:
     """The counts of the training set, without the post file ``exclude``."""
-    return ReporterCounts.count(examples(training_entries(exclude)))
+    skip = None if exclude is None else exclude.resolve()
+    posts = [f for f in training_posts() if f != skip]
+    return ReporterCounts.count(e for post in posts for e in _post_examples(post))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.classify_accuracy import training_files
 from twimbot.classify import plain_text
-from twimbot.section_model import DATA_FILE, SectionModel
+from twimbot.section_model import DATA_FILE, SectionModel, model_words
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
 
@@ -37,26 +37,26 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["section"], plain_text(e["text"])) for e in entries if e.get("section")]
 
 
-def training_entries(exclude: Path | None = None) -> list[dict[str, Any]]:
-    """The training set's entries, without those of the post file ``exclude`` (leave one
-    post out)."""
-    skip = None if exclude is None else exclude.resolve()
-    files = [f for f in training_files() if f.resolve() != skip]
-    return [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+@cache
+def training_posts() -> tuple[Path, ...]:
+    """The training set's post files, resolved (leave-one-post-out compares them often)."""
+    return tuple(f.resolve() for f in training_files())
 
 
 @cache
-def _post_examples(post: Path) -> tuple[tuple[str, str], ...]:
-    # Blanking links and ids is most of training's cost; leave-one-post-out trains once per
-    # post of the set, each time on the same texts, so each post's are prepared once.
-    return tuple(examples(json.loads(post.read_text(encoding="utf-8"))))
+def _post_examples(post: Path) -> tuple[tuple[str, frozenset[str]], ...]:
+    # Blanking links and ids, and splitting into words, is most of training's cost;
+    # leave-one-post-out trains once per post of the set, each time on the same texts, so
+    # each post's are prepared once.
+    entries = json.loads(post.read_text(encoding="utf-8"))
+    return tuple((section, model_words(plain)) for section, plain in examples(entries))
 
 
 def train(exclude: Path | None = None) -> SectionModel:
     """The learned words of the training set, without the post file ``exclude``."""
     skip = None if exclude is None else exclude.resolve()
-    posts = [f.resolve() for f in training_files() if f.resolve() != skip]
-    return SectionModel.train(e for post in posts for e in _post_examples(post))
+    posts = [f for f in training_posts() if f != skip]
+    return SectionModel.from_words(e for post in posts for e in _post_examples(post))
 
 
 def serialise(model: SectionModel) -> str:

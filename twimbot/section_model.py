@@ -104,11 +104,26 @@ class SectionModel:
     ) -> SectionModel:
         """A model from ``(section name, plain text)`` pairs. Words seen in fewer than
         ``min_docs`` entries are left out: a word only one entry used is that entry's."""
+        return cls.from_words(
+            ((section, model_words(plain)) for section, plain in examples),
+            min_docs=min_docs,
+            alpha=alpha,
+        )
+
+    @classmethod
+    def from_words(
+        cls,
+        examples: Iterable[tuple[str, frozenset[str]]],
+        *,
+        min_docs: int = 2,
+        alpha: float = 0.2,
+    ) -> SectionModel:
+        """:meth:`train` from ``(section name, model_words(plain text))`` pairs: a trainer
+        that trains many times on the same texts splits them into words once."""
         docs: Counter[str] = Counter()
         per_section: dict[str, Counter[str]] = {}
         seen: Counter[str] = Counter()
-        for section, plain in examples:
-            words = model_words(plain)
+        for section, words in examples:
             docs[section] += 1
             per_section.setdefault(section, Counter()).update(words)
             seen.update(words)
