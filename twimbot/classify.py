@@ -828,9 +828,6 @@ class Classifier:
         # simply unknown to the shipped TWIM counts.
         self._counts = default_counts() if reporters == "default" else reporters
         self._project_names = [p.name for p in config.projects]
-        self._habit_sections = [
-            s.name for s in config.sections if s.name != config.fallback_section
-        ]
         # Learned section words only speak for sections they were trained on, never for the
         # fallback section (an editor's to-do pile, not a department).
         model = default_model() if section_model == "default" else section_model

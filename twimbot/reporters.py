@@ -208,15 +208,6 @@ class ReporterCounts:
         counts, like = found
         return _top(counts.projects, counts.entries, allowed, like)
 
-    def usual_section(self, sender: str, allowed: Iterable[str]) -> Habit | None:
-        """The section most of the sender's past entries were published under, out of all
-        their entries (those of departments not counted count against it)."""
-        found = self.find(sender)
-        if found is None:
-            return None
-        counts, like = found
-        return _top(counts.sections, counts.entries, allowed, like)
-
     # -- data file --------------------------------------------------------------------------
 
     @classmethod
