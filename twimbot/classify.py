@@ -802,6 +802,7 @@ class _Weighing:
     parts: dict[int, dict[str, float]]
     ranked: list[int]
     words: frozenset[str]
+    learned: dict[str, float] | None  # the learned words' scores of ``words``
     habit: dict[int, int]
 
     def score(self, section: int) -> float:
@@ -911,10 +912,12 @@ class Classifier:
         doc = _Doc.parse(text)
         who = self._sender(sender)
         hints = self._hint_evidence(doc)
-        learned = self._learned(doc)
+        model, words = self._model, model_words(doc.plain)
+        scores = None if model is None else model.scores(words, self._learnable)
+        learned = None if model is None or scores is None else model.guess_from(scores, words)
         pull = self._section_pull(who, hints, learned)
         topic = self._topic(pull, learned)
-        about = self._weighing(who, hints, doc, None)
+        about = self._weighing(who, hints, doc, words, scores, None)
         pick = self._pick_project(doc, who, last_editor_project, pull, hints, topic, about)
         if pick.project is not None:
             project = self.projects[pick.project]
@@ -926,7 +929,7 @@ class Classifier:
                     section=default,
                     section_reason=f"default section of project {project.title}",
                 )
-        section, section_reason = self._pick_section(who, hints, pick, doc)
+        section, section_reason = self._pick_section(who, hints, pick, doc, about)
         return Classification(
             project=None if pick.project is None else self.projects[pick.project].name,
             project_reason=pick.reason,
@@ -1339,15 +1342,15 @@ class Classifier:
             return _Pull(strong, reason, sender=False)
         return None
 
-    def _learned(self, doc: _Doc) -> SectionGuess | None:
-        if self._model is None or len(self._learnable) < 2:
-            return None
-        return self._model.guess(model_words(doc.plain), self._learnable)
-
     def _pick_section(
-        self, sender: _Sender, hints: dict[int, _Evidence], pick: _Pick, doc: _Doc
+        self,
+        sender: _Sender,
+        hints: dict[int, _Evidence],
+        pick: _Pick,
+        doc: _Doc,
+        about: _Weighing,
     ) -> tuple[str, str]:
-        weighed = self._weigh_sections(sender, hints, pick, doc)
+        weighed = self._weigh_sections(sender, hints, pick, doc, about)
         if weighed is not None:
             return weighed
         # Nothing in the text nor the sender's past speaks for a section: the department of
@@ -1360,7 +1363,12 @@ class Classifier:
         return self.config.fallback_section, "fallback: no rule matched"
 
     def _weigh_sections(
-        self, sender: _Sender, hints: dict[int, _Evidence], pick: _Pick, doc: _Doc
+        self,
+        sender: _Sender,
+        hints: dict[int, _Evidence],
+        pick: _Pick,
+        doc: _Doc,
+        about: _Weighing,
     ) -> tuple[str, str] | None:
         """The section all the evidence together favours, when no project decides it.
 
@@ -1369,7 +1377,13 @@ class Classifier:
         what. Each adds to a section's score (see :data:`WEIGH_WORDS` and the rest); the
         reason names what tipped the balance against the runner-up."""
         named = self._one_section(pick.candidates) if pick.named else None
-        weighing = self._weighing(sender, hints, doc, named)
+        # ``about`` weighed the same clues without any project: only the named projects'
+        # shared section is new
+        weighing = (
+            about
+            if named is None
+            else self._weighing(sender, hints, doc, about.words, about.learned, named)
+        )
         ranked = weighing.ranked
         if not ranked:
             return None
@@ -1388,15 +1402,17 @@ class Classifier:
         )
 
     def _weighing(
-        self, sender: _Sender, hints: dict[int, _Evidence], doc: _Doc, named: int | None
+        self,
+        sender: _Sender,
+        hints: dict[int, _Evidence],
+        doc: _Doc,
+        words: frozenset[str],
+        learned: dict[str, float] | None,
+        named: int | None,
     ) -> _Weighing:
+        """Every section's weighed clues; ``learned`` is the learned words' :meth:`scores
+        <twimbot.section_model.SectionModel.scores>` of ``words`` (None: they do not speak)."""
         fallback = self._section_index.get(self.config.fallback_section)
-        words = model_words(doc.plain)
-        learned = (
-            self._model.scores(words, self._learnable)
-            if self._model is not None and len(self._learnable) >= 2
-            else None
-        )
         habit = {
             self._section_index[name]: n
             for name, n in sender.section_counts.items()
@@ -1433,7 +1449,7 @@ class Classifier:
             position = hints[i].position if i in hints else len(doc.plain)
             return (-round(sum(parts[i].values()), 9), position, i)
 
-        return _Weighing(parts, sorted(candidates, key=rank), words, habit)
+        return _Weighing(parts, sorted(candidates, key=rank), words, learned, habit)
 
     def _one_section(self, projects: Sequence[int]) -> int | None:
         """The section all these projects belong to, if they share one."""
@@ -1492,13 +1508,10 @@ class Classifier:
     def _shared_section(
         self, candidates: Sequence[int], sender: _Sender, named: bool
     ) -> tuple[str, str] | None:
-        defaults = {self.projects[i].default_section for i in candidates}
-        if len(defaults) != 1:
+        index = self._one_section(candidates)
+        if index is None:
             return None
-        (default,) = defaults
-        if default is None or default not in self._section_index:
-            return None
-        title = self._stitle(self._section_index[default])
+        default, title = self.sections[index].name, self._stitle(index)
         reporter = sender.id if sender.projects_like is None else sender.projects_like
         whose = "the projects it may be about" if named else f"the projects {reporter} reports for"
         return default, f"{whose} are all in {title}"

@@ -168,13 +168,15 @@ class SectionModel:
     ) -> SectionGuess | None:
         """The best of the ``allowed`` sections (default: all it knows) for these words."""
         scores = self.scores(words, allowed)
-        if scores is None:
-            return None
-        known = [w for w in words if w in self._boost]
+        return None if scores is None else self.guess_from(scores, words)
+
+    def guess_from(self, scores: Mapping[str, float], words: Iterable[str]) -> SectionGuess:
+        """:meth:`guess` from the :meth:`scores` of these words (at least two sections), for
+        a caller that weighs the scores too."""
         ranked = sorted(scores, key=lambda s: (-scores[s], s))
         best, second = ranked[0], ranked[1]
         return SectionGuess(
-            best, second, scores[best] - scores[second], self.deciding(known, best, second)
+            best, second, scores[best] - scores[second], self.deciding(words, best, second)
         )
 
     def deciding(self, words: Iterable[str], best: str, second: str) -> tuple[str, ...]:
