@@ -107,7 +107,14 @@ from typing import Final, Literal
 
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.model import Assignment, Choice, Classification, Source
-from twimbot.reporters import Habit, ReporterCounts, by_localpart, default_counts, matching_keys
+from twimbot.reporters import (
+    Habit,
+    ReporterCounts,
+    by_localpart,
+    default_counts,
+    matching_keys,
+    sender_key,
+)
 from twimbot.section_model import SectionGuess, SectionModel, default_model, model_words
 
 __all__ = [
@@ -291,11 +298,6 @@ def _key(text: str) -> str:
 def _loose(text: str) -> str:
     """Letters and digits only, case-folded: ``Dept of Spec 📜`` → ``deptofspec``."""
     return "".join(_WORD_RUN_RE.findall(_nfc(text).casefold()))
-
-
-def _user_key(user_id: str) -> str:
-    # Legacy ids with capitals exist (@Manu:matrix.org); configs and events disagree on case.
-    return user_id.strip().casefold()
 
 
 # Words that tell no project apart ("Watch The Matrix" is not named by "the").
@@ -879,11 +881,11 @@ class Classifier:
         self._reports: dict[str, list[int]] = {}
         for i, project in enumerate(self.projects):
             for user in project.usual_reporters:
-                self._reports.setdefault(_user_key(user), []).append(i)
+                self._reports.setdefault(sender_key(user), []).append(i)
         self._section_reports: dict[str, list[int]] = {}
         for i, section in enumerate(self.sections):
             for user in section.usual_reporters:
-                self._section_reports.setdefault(_user_key(user), []).append(i)
+                self._section_reports.setdefault(sender_key(user), []).append(i)
         self._reports_by_localpart = by_localpart(self._reports)
         self._section_reports_by_localpart = by_localpart(self._section_reports)
 
