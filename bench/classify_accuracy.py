@@ -66,6 +66,9 @@ TRAINING_SETS = (
     "blind5",
     "train6",
 )
+# Every label set (data/<name>/), in the order they were made: the training set, then the
+# newest blind set, which joins it when the next round starts.
+LABEL_SETS = (*TRAINING_SETS, "blind6")
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -398,17 +401,9 @@ def label_sets() -> dict[str, list[Path]]:
     set (:data:`TRAINING_SETS`). ``blind6`` (``data/blind6/``, 10 posts of 2023-2024 set
     aside before the "reads like another department" rule, measured once at the end of that
     round) is not."""
-    return {
-        "dev": sorted(DATA.glob("*.json")) + sorted((DATA / "dev").glob("*.json")),
-        "heldout": sorted((DATA / "heldout").glob("*.json")),
-        "blind2": sorted((DATA / "blind2").glob("*.json")),
-        "blind3": sorted((DATA / "blind3").glob("*.json")),
-        "blind4": sorted((DATA / "blind4").glob("*.json")),
-        "train5": sorted((DATA / "train5").glob("*.json")),
-        "blind5": sorted((DATA / "blind5").glob("*.json")),
-        "train6": sorted((DATA / "train6").glob("*.json")),
-        "blind6": sorted((DATA / "blind6").glob("*.json")),
-    }
+    sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
+    sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
+    return sets
 
 
 def training_files() -> list[Path]:
