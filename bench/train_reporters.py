@@ -40,8 +40,7 @@ def _post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]
 
 def train(exclude: Path | None = None) -> ReporterCounts:
     """The counts of the training set, without the post file ``exclude``."""
-    skip = None if exclude is None else exclude.resolve()
-    posts = [f for f in training_posts() if f != skip]
+    posts = training_posts(exclude)
     return ReporterCounts.count(e for post in posts for e in _post_examples(post))
 
 

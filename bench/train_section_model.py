@@ -38,9 +38,15 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 @cache
-def training_posts() -> tuple[Path, ...]:
-    """The training set's post files, resolved (leave-one-post-out compares them often)."""
+def _training_posts() -> tuple[Path, ...]:
     return tuple(f.resolve() for f in training_files())
+
+
+def training_posts(exclude: Path | None = None) -> list[Path]:
+    """The training set's post files, resolved, without ``exclude`` (leave one post out;
+    resolved once, as leave-one-post-out compares them often)."""
+    skip = None if exclude is None else exclude.resolve()
+    return [f for f in _training_posts() if f != skip]
 
 
 @cache
@@ -54,8 +60,7 @@ def _post_examples(post: Path) -> tuple[tuple[str, frozenset[str]], ...]:
 
 def train(exclude: Path | None = None) -> SectionModel:
     """The learned words of the training set, without the post file ``exclude``."""
-    skip = None if exclude is None else exclude.resolve()
-    posts = [f for f in training_posts() if f != skip]
+    posts = training_posts(exclude)
     return SectionModel.from_words(e for post in posts for e in _post_examples(post))
 
 
