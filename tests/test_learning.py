@@ -55,22 +55,28 @@ async def add(store: Store, edition_id: int, n: int, sender: str, auto: Classifi
     return sub.id
 
 
+async def carols_three_nheko_entries(store: Store) -> int:
+    """The open edition, where @carol posted three entries sorted under Nheko."""
+    edition = await store.open_edition()
+    for n in range(3):
+        await add(store, edition.id, n, "@carol:example.org", AUTO_NHEKO)
+    return edition.id
+
+
 async def test_published_entries_count_with_the_editors_marks_over_auto(tmp_path: Path) -> None:
     cfg = config()
     store = await Store.open(tmp_path / "twimbot.db")
     try:
-        first = await store.open_edition()
-        for n in range(3):
-            await add(store, first.id, n, "@carol:example.org", AUTO_NHEKO)
+        first = await carols_three_nheko_entries(store)
         # an editor moved one of dave's unsorted entries to Conduit; the other stays unsorted
-        moved = await add(store, first.id, 10, "@dave:example.org", UNSORTED)
-        await add(store, first.id, 11, "@dave:example.org", UNSORTED)
+        moved = await add(store, first, 10, "@dave:example.org", UNSORTED)
+        await add(store, first, 11, "@dave:example.org", UNSORTED)
         async with store.transaction():
             await store.add_mark(moved, "project", "conduit", "$mark", "@ed:example.org")
         # nothing is learned from an edition that is still open
         assert (await draft.learned_reporters(store, cfg)).find("@carol:example.org") is None
 
-        await store.publish_edition(first.id, post_date="2026-11-27", rendered="", by="Ed")
+        await store.publish_edition(first, post_date="2026-11-27", rendered="", by="Ed")
         learned = await draft.learned_reporters(store, cfg)
         carol = learned.find("@carol:example.org")
         assert carol is not None and carol[0].entries == 3
@@ -100,10 +106,8 @@ async def test_what_was_learned_sorts_the_senders_next_entry(tmp_path: Path) -> 
     cfg = config()
     store = await Store.open(tmp_path / "twimbot.db")
     try:
-        edition = await store.open_edition()
-        for n in range(3):
-            await add(store, edition.id, n, "@carol:example.org", AUTO_NHEKO)
-        await store.publish_edition(edition.id, post_date="2026-11-27", rendered="", by="Ed")
+        edition = await carols_three_nheko_entries(store)
+        await store.publish_edition(edition, post_date="2026-11-27", rendered="", by="Ed")
         learned = await draft.learned_reporters(store, cfg)
     finally:
         await store.close()
