@@ -9,9 +9,10 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2`` …
-``blind6`` are ``data/<name>/`` (posts labelled and committed before they were first
-measured, each measured once); ``train5`` and ``train6`` are ``data/<name>/`` (posts drawn at
-random and added to the training set unseen). All but blind6 are the training set
+``blind7`` are ``data/<name>/`` (posts labelled and committed before they were first
+measured, each measured once); ``train5`` … ``train8`` are ``data/<name>/`` (posts drawn at
+random and added to the training set unseen; train8 is of 2022, the others of 2023-2026).
+All but blind7 and blind8 are the training set
 (:data:`TRAINING_SETS`), the only posts the learned section words and learned reporters are
 counted on. ``--lopo`` measures the training set leaving one post out: each post is scored
 with learned words and learned reporters counted on the other posts only, so the figure is
@@ -55,7 +56,7 @@ DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
 # The label sets the learned words and learned reporters are counted on. A blind set joins
-# only after it has been measured once (blind6 is the next round's to add).
+# only after it has been measured once (blind7 is the next round's to add).
 TRAINING_SETS = (
     "dev",
     "heldout",
@@ -65,10 +66,14 @@ TRAINING_SETS = (
     "train5",
     "blind5",
     "train6",
+    "blind6",
+    "train7",
+    "train8",
 )
-# Every label set (data/<name>/), in the order they were made: the training set, then the
-# newest blind set, which joins it when the next round starts.
-LABEL_SETS = (*TRAINING_SETS, "blind6")
+# Every label set (data/<name>/) the bench and the tests score, in the order they were made.
+# The blind sets of the current round (data/blind7/, data/blind8/) join it only when they
+# are measured, at the round's end: until then nothing scores them, not even a test's assert.
+LABEL_SETS = TRAINING_SETS
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -395,12 +400,11 @@ def lopo(
 
 def label_sets() -> dict[str, list[Path]]:
     """The labelled sets: ``dev`` (the reference post and ``data/dev/``, seen while the rules
-    were designed); ``heldout``, ``blind2`` … ``blind5`` (``data/<name>/``, each set aside
-    before a round of work and measured once at its end); ``train5`` and ``train6``
-    (``data/<name>/``, posts added unseen to the training set); all of these are the training
-    set (:data:`TRAINING_SETS`). ``blind6`` (``data/blind6/``, 10 posts of 2023-2024 set
-    aside before the "reads like another department" rule, measured once at the end of that
-    round) is not."""
+    were designed); ``heldout``, ``blind2`` … ``blind6`` (``data/<name>/``, each set aside
+    before a round of work and measured once at its end); ``train5`` … ``train8``
+    (``data/<name>/``, posts added unseen to the training set); all of these are the
+    training set (:data:`TRAINING_SETS`). ``blind7`` (``data/blind7/``, 14 posts of
+    2023-2026 set aside before the 2022 round, measured once at its end) is not."""
     sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
     sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
     return sets

@@ -405,10 +405,14 @@ def test_reporters_projects_plain_variant_when_named_so() -> None:
 
 
 def test_reporters_projects_undecided_means_no_project_but_shared_section() -> None:
-    got = auto("We shipped a big redesign, thanks to all testers!", sender=TWINS)
+    text = "We shipped a big redesign, thanks to all testers!"
+    got = auto(text, sender=TWINS)
     assert got.project is None
     assert "several projects" in got.project_reason
     assert got.section == "clients"
+    # without learned words (which here agree) the shared section alone decides
+    got = Classifier(CONFIG, section_model=None, reporters=None).classify(text, TWINS)
+    assert (got.project, got.section) == (None, "clients")
     assert "are all in Dept of Clients" in got.section_reason
 
 
@@ -794,28 +798,29 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
 # regressions; they are not estimates: the dev set was looked at while the rules were
-# designed, and all sets but blind6 are the training set the learned words and reporters
-# are counted on, so their figures are in-sample (the honest figure for them is the
-# leave-one-post-out test below). Lower a floor only on purpose, and
-# say why in the commit. Each row: set, scored entries, right project, right section.
+# designed, and all these sets are the training set the learned words and reporters are
+# counted on (the blind sets blind7 and blind8 are not, and are not here until measured), so
+# their figures are in-sample (the honest figure for them is the leave-one-post-out test
+# below). Lower a floor only on purpose, and say why in the commit. Each row: set, scored entries, right project, right section.
 # The same floors hold with every sender posted as @<localpart>:localhost (an outside replay
 # through a local Synapse): senders are matched by localpart when no id matches exactly.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 307, 310),  # in-sample (training set)
+    ("dev", 330, 306, 311),  # in-sample (training set)
     ("heldout", 54, 49, 52),  # in-sample since it joined the training set
-    ("blind2", 98, 81, 92),  # in-sample since it joined the training set
+    ("blind2", 98, 80, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
-    ("blind4", 87, 77, 84),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 357, 377),  # in-sample: 32 posts added to the training set unseen
-    ("blind5", 112, 99, 102),  # in-sample since it joined the training set (blind: 99 / 96)
-    # in-sample: 30 posts added to the training set unseen (347 sections as posted; 344
-    # with @localpart:localhost senders, where two senders' habits merge)
-    ("train6", 367, 319, 344),
-    # measured once, after the "reads like another department" rule and the larger training
-    # set were done (the classifier before that round: 117 / 114; at the start of the
-    # session that built the weighing: 114 / 112). Not in the training set
-    ("blind6", 138, 122, 117),
+    ("blind4", 87, 77, 82),  # in-sample since it joined the training set (blind: 75 / 70)
+    ("train5", 396, 356, 373),  # in-sample: 32 posts added to the training set unseen
+    ("blind5", 112, 99, 100),  # in-sample since it joined the training set (blind: 99 / 96)
+    ("train6", 367, 317, 344),  # in-sample: 30 posts added to the training set unseen
+    ("blind6", 138, 122, 129),  # in-sample since it joined the training set (blind: 122 / 117)
+    # in-sample: 30 posts added unseen (346 sections as posted; 345 with
+    # @localpart:localhost senders, where two senders' habits merge)
+    ("train7", 371, 328, 345),
+    # in-sample: 20 posts of 2022 added unseen (first look before they joined: 279 / 297;
+    # 2022's Element iOS/Android entries name no variant and the rules pick Element X)
+    ("train8", 347, 280, 338),
 ]
 
 
@@ -1121,15 +1126,16 @@ def test_shipped_section_words_are_trained_on_the_current_training_set() -> None
 def test_training_set_accuracy_leaving_each_post_out(
     bench: ModuleType, twim_config: Config
 ) -> None:
-    # The honest figure for the training set (every label set but blind6): each post is
-    # scored by learned words and reporters counted on the other posts only
-    # (docs/classification.md). A floor, as measured when the rules last changed (1,516
-    # entries): 1303 / 1260 before the "reads like another department" rule, 1336 / 1270 with
-    # it. Run with every sender as @<localpart>:localhost it is 1336 / 1267
+    # The honest figure for the training set (every label set but the blind sets): each post
+    # is scored by learned words and reporters counted on the other posts only
+    # (docs/classification.md). A floor, as measured when the rules last changed: on 1,516
+    # entries 1303 / 1260 before the "reads like another department" rule, 1336 / 1270 with
+    # it; on 2,372 (blind6, train7 and 2022's train8 joined) 2052 / 2008 as posted and
+    # 2054 / 2004 with every sender as @<localpart>:localhost
     total, years = bench.lopo(bench.training_files(), twim_config)
-    assert total.total == 1516
-    assert total.project_ok >= 1336, total
-    assert total.section_ok >= 1270, total
+    assert total.total == 2372
+    assert total.project_ok >= 2052, total
+    assert total.section_ok >= 2004, total
     assert set(years) == {"2022", "2023", "2024", "2025", "2026"}
 
 
