@@ -70,10 +70,12 @@ TRAINING_SETS = (
     "train7",
     "train8",
 )
-# Every label set (data/<name>/) the bench and the tests score, in the order they were made.
-# The blind sets of the current round (data/blind7/, data/blind8/) join it only when they
-# are measured, at the round's end: until then nothing scores them, not even a test's assert.
-LABEL_SETS = TRAINING_SETS
+# Every label set (data/<name>/) the bench and the tests score, in the order they were made:
+# the training set, then the blind sets of the latest round (blind7 of 2023-2026, blind8 of
+# 2022), which join the training set when the next round starts. A new round's blind sets
+# join LABEL_SETS only when they are measured, at its end: until then nothing scores them,
+# not even a test's assert.
+LABEL_SETS = (*TRAINING_SETS, "blind7", "blind8")
 SENDER_MODES = ("as-posted", "localhost")
 
 

@@ -798,12 +798,13 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # Accuracy floors, in auto mode (no editor input), as measured when the rules last changed
 # (docs/classification.md has the figures and how they were obtained). They guard against
 # regressions; they are not estimates: the dev set was looked at while the rules were
-# designed, and all these sets are the training set the learned words and reporters are
-# counted on (the blind sets blind7 and blind8 are not, and are not here until measured), so
+# designed, and every set but blind7 and blind8 (each measured once, at the end of the round
+# that set it aside) is the training set the learned words and reporters are counted on, so
 # their figures are in-sample (the honest figure for them is the leave-one-post-out test
-# below). Lower a floor only on purpose, and say why in the commit. Each row: set, scored entries, right project, right section.
-# The same floors hold with every sender posted as @<localpart>:localhost (an outside replay
-# through a local Synapse): senders are matched by localpart when no id matches exactly.
+# below). Lower a floor only on purpose, and say why in the commit. Each row: set, scored
+# entries, right project, right section. The same floors hold with every sender posted as
+# @<localpart>:localhost (an outside replay through a local Synapse): senders are matched by
+# localpart when no id matches exactly.
 FLOORS = [
     ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
     ("dev", 330, 306, 311),  # in-sample (training set)
@@ -820,6 +821,12 @@ FLOORS = [
     # in-sample: 20 posts of 2022 added unseen (first look before they joined: 279 / 297;
     # 2022's Element iOS/Android entries name no variant and the rules pick Element X)
     ("train8", 347, 280, 342),
+    # measured once each, after this round's training data and refitted weights: not in the
+    # training set. blind7 (2023-2026): the classifier at the round's start 154 / 149.
+    # blind8 (2022, where the rules pick Element X for Element iOS/Android entries that name
+    # no variant): the classifier at the round's start 141 / 150
+    ("blind7", 184, 155, 153),
+    ("blind8", 177, 137, 148),
 ]
 
 
@@ -849,17 +856,23 @@ def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Co
     # an editor's earlier choices for a sender (the sequential replay) help overall. The
     # section alone may lose an entry that editors filed outside its project's department
     # (a Matrix Dart SDK demo under Interesting Projects): history finds the project, whose
-    # default section is then not the published one. The project may lose one where a
-    # sender's earlier project does not apply to the next entry (a maubot plugin author's
-    # other plugin, published with no project), which the learned words and reporters alone
-    # get right. Never more than one per set.
+    # default section is then not the published one. The project may lose a few where a
+    # sender's earlier project does not apply to the next entry: a maubot plugin author's
+    # other plugin; in blind7 (-3 projects, +1 section), Element developers whose last
+    # assigned app was the old one while the text alone tells it is Element X, and someone's
+    # press review after their Synapse news. Summed over the sets, history gains (+24
+    # projects when measured, sections even).
+    auto_total = history_total = 0
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
         auto_mode = bench.evaluate(labels, twim_config, "none")
         with_history = bench.evaluate(labels, twim_config, "sequential")
-        assert with_history.project_ok >= auto_mode.project_ok - 1
+        assert with_history.project_ok >= auto_mode.project_ok - 3
         assert with_history.both_ok >= auto_mode.both_ok - 1
         assert with_history.section_ok >= auto_mode.section_ok - 1
+        auto_total += auto_mode.project_ok + auto_mode.section_ok
+        history_total += with_history.project_ok + with_history.section_ok
+    assert history_total > auto_total
 
 
 def test_reference_labels_match_the_post(bench: ModuleType, twim_config: Config) -> None:

@@ -56,8 +56,8 @@ each adds to a section's score (:data:`WEIGH_USUAL`, :data:`WEIGH_HINTS`,
 :data:`WEIGH_HABIT`, :data:`WEIGH_NAMED`, :data:`WEIGH_WORDS`), and the reason names what
 tipped the balance against the runner-up (``hint "bridge" 2× matched; words "puppeting",
 … are typical of Dept of Bridges 🌉 in past posts``). SPEC §5's order shows in the
-weights: a usual reporter's section weighs as much as two hint words, a hint word as much
-as several learned words. Where only the learned words speak they must be fairly sure
+weights: a usual reporter's section weighs as much as nearly three hint words, a hint word
+as much as a few learned words. Where only the learned words speak they must be fairly sure
 (:data:`WORDS_ALONE`); else the section of the sender's usual projects; else
 ``fallback_section`` (reason ``fallback: …``). The weighing replaced a cascade of
 thresholds: measured leaving each training post out, it was right on 350 of the 450
