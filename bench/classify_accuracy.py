@@ -9,10 +9,10 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2`` …
-``blind7`` are ``data/<name>/`` (posts labelled and committed before they were first
-measured, each measured once); ``train5`` … ``train8`` are ``data/<name>/`` (posts drawn at
-random and added to the training set unseen; train8 is of 2022, the others of 2023-2026).
-All but blind7 and blind8 are the training set
+``blind8`` are ``data/<name>/`` (posts labelled and committed before they were first
+measured, each measured once; blind8 is of 2022); ``train5`` … ``train8`` are
+``data/<name>/`` (posts drawn at random and added to the training set unseen; train8 is of
+2022, the others of 2023-2026). All but blind7 and blind8 are the training set
 (:data:`TRAINING_SETS`), the only posts the learned section words and learned reporters are
 counted on. ``--lopo`` measures the training set leaving one post out: each post is scored
 with learned words and learned reporters counted on the other posts only, so the figure is
@@ -56,7 +56,7 @@ DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
 # The label sets the learned words and learned reporters are counted on. A blind set joins
-# only after it has been measured once (blind7 is the next round's to add).
+# only after it has been measured once (blind7 and blind8 are the next round's to add).
 TRAINING_SETS = (
     "dev",
     "heldout",
@@ -405,8 +405,9 @@ def label_sets() -> dict[str, list[Path]]:
     were designed); ``heldout``, ``blind2`` … ``blind6`` (``data/<name>/``, each set aside
     before a round of work and measured once at its end); ``train5`` … ``train8``
     (``data/<name>/``, posts added unseen to the training set); all of these are the
-    training set (:data:`TRAINING_SETS`). ``blind7`` (``data/blind7/``, 14 posts of
-    2023-2026 set aside before the 2022 round, measured once at its end) is not."""
+    training set (:data:`TRAINING_SETS`). ``blind7`` and ``blind8`` (``data/<name>/``, 14
+    posts of 2023-2026 and 10 of 2022 set aside before the 2022 round, measured at its end)
+    are not."""
     sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
     sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
     return sets
