@@ -774,7 +774,6 @@ class _Pull:
     section: int
     reason: str
     sender: bool
-    learned: bool = False  # the learned words of past posts outweighed the hints
 
 
 @dataclass(frozen=True, slots=True)
@@ -1286,16 +1285,13 @@ class Classifier:
         return found
 
     @staticmethod
-    def _best_hint(hints: dict[int, _Evidence], floor: float, *, by_position: bool) -> int | None:
-        scored = [(e.hint_score, -e.position, i) for i, e in hints.items()]
-        if not scored:
+    def _best_hint(hints: dict[int, _Evidence], floor: float) -> int | None:
+        """The section whose hints score highest, at least ``floor``; a tie is no answer."""
+        if not hints:
             return None
-        best = max(s for s, _, _ in scored)
-        top = sorted((t for t in scored if t[0] == best), reverse=True)
-        if best < floor or (len(top) > 1 and not by_position):
-            return None
-        # equal scores: the department named first is what the text is about
-        return top[0][2]
+        best = max(e.hint_score for e in hints.values())
+        top = [i for i, e in hints.items() if e.hint_score == best]
+        return top[0] if best >= floor and len(top) == 1 else None
 
     def _sender_section(self, sender: _Sender, hints: dict[int, _Evidence]) -> int | None:
         own = list(sender.sections)
@@ -1306,12 +1302,12 @@ class Classifier:
 
     def _learned_pull(self, learned: SectionGuess) -> _Pull:
         index = self._section_index[learned.section]
-        return _Pull(index, learned.describe(self._stitle(index)), sender=False, learned=True)
+        return _Pull(index, learned.describe(self._stitle(index)), sender=False)
 
     def _section_pull(
         self, sender: _Sender, hints: dict[int, _Evidence], learned: SectionGuess | None
     ) -> _Pull | None:
-        strong = self._best_hint(hints, HINTS_SURE, by_position=False)
+        strong = self._best_hint(hints, HINTS_SURE)
         own = self._sender_section(sender, hints)
         if own is not None:
             own_score = hints[own].hint_score if own in hints else 0.0
