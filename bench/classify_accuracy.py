@@ -55,8 +55,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 TWIM_CONFIG = DATA.parent.parent / "tests" / "data" / "reference" / "twim-config" / "config.toml"
 HISTORY_MODES = ("none", "sequential", "oracle")
-# The label sets the learned words and learned reporters are counted on. A blind set joins
-# only after it has been measured once (blind7 and blind8 are the next round's to add).
+# The label sets the learned words, learned reporters and learned project words are counted
+# on. A blind set joins only after it has been measured once.
 TRAINING_SETS = (
     "dev",
     "heldout",
@@ -69,13 +69,15 @@ TRAINING_SETS = (
     "blind6",
     "train7",
     "train8",
+    "blind7",
+    "blind8",
+    "train9",
 )
-# Every label set (data/<name>/) the bench and the tests score, in the order they were made:
-# the training set, then the blind sets of the latest round (blind7 of 2023-2026, blind8 of
-# 2022), which join the training set when the next round starts. A new round's blind sets
-# join LABEL_SETS only when they are measured, at its end: until then nothing scores them,
-# not even a test's assert.
-LABEL_SETS = (*TRAINING_SETS, "blind7", "blind8")
+# Every label set (data/<name>/) the bench and the tests score, in the order they were made.
+# A new round's blind sets join LABEL_SETS only when they are measured, at its end: until
+# then nothing scores them, not even a test's assert. They join the training set when the
+# next round starts.
+LABEL_SETS = TRAINING_SETS
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -377,12 +379,12 @@ def lopo(
     files: Sequence[Path], config: Config, senders: str = "as-posted"
 ) -> tuple[Score, dict[str, Score]]:
     """Leave one post out: each post of ``files`` (posts of the training set) is classified by
-    a classifier whose learned section words and learned reporters were counted on the rest
-    of the training set only, so no entry is scored by data that has seen it. Returns the
+    a classifier whose learned section words, learned reporters and learned project words
+    were counted on the rest of the training set only, so no entry is scored by data that has seen it. Returns the
     total and the scores per year."""
     if str(HERE.parent) not in sys.path:  # run as a script, or loaded by path in tests
         sys.path.insert(0, str(HERE.parent))
-    from bench import train_reporters, train_section_model
+    from bench import train_project_model, train_reporters, train_section_model
 
     total = Score(0, 0, 0, 0)
     years: dict[str, Score] = {}
@@ -391,6 +393,7 @@ def lopo(
             config,
             section_model=train_section_model.train(exclude=f),
             reporters=train_reporters.train(exclude=f),
+            project_model=train_project_model.train(exclude=f),
         )
         entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
         score = evaluate(entries, config, classifier=classifier)

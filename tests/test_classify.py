@@ -31,7 +31,12 @@ from twimbot.classify import (
 from twimbot.config import Config, Project, Section
 from twimbot.model import Classification, Source
 from twimbot.reporters import ReporterCounts, default_counts
-from twimbot.section_model import SectionModel, default_model, model_words
+from twimbot.section_model import (
+    SectionModel,
+    default_model,
+    default_project_model,
+    model_words,
+)
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -393,10 +398,107 @@ def test_reporters_projects_told_apart_by_a_distinguishing_word() -> None:
 
 
 def test_reporters_projects_newest_variant_when_no_variant_is_named() -> None:
-    # Element Android and Element X Android: the family's newest (last-listed) variant
-    got = auto("The new app layout is out, we are watching the feedback.", sender=BENOIT)
+    # Element Android and Element X Android: without past entries' words to tell them apart,
+    # the family's newest (last-listed) variant
+    classifier = Classifier(CONFIG, project_model=None)
+    got = classifier.classify("The new app layout is out, we are watching the feedback.", BENOIT)
     assert got.project == "element-x-android"
     assert "names no variant" in got.project_reason
+
+
+def _variant_words() -> SectionModel:
+    """Learned project words: past entries of one family's projects."""
+    return SectionModel.train(
+        [
+            ("element", "Threads beta: join our community testing session"),
+            ("element", "Community testing of threads continues"),
+            ("element-web", "More cypress tests, and the desktop build is faster"),
+            ("element-web", "Cypress now covers the desktop settings"),
+            ("element-android", "The new app layout is in labs, thanks for the feedback"),
+            ("element-android", "A layout testing session, and more in labs"),
+            ("element-x-android", "The rust sdk now powers the room list"),
+            ("element-x-android", "Sliding sync and the rust sdk timeline"),
+        ]
+    )
+
+
+def test_reporters_variants_told_apart_by_their_past_entries_words() -> None:
+    classifier = Classifier(
+        CONFIG, section_model=None, reporters=None, project_model=_variant_words()
+    )
+    got = classifier.classify("Our layout work continues in labs.", BENOIT)
+    assert got.project == "element-android"
+    assert got.project_reason == (
+        f'{BENOIT} usually reports for Element Android (words "labs", "layout" are typical of'
+        " its past entries)"
+    )
+    got = classifier.classify("The rust sdk migration continues.", BENOIT)
+    assert got.project == "element-x-android"
+    # words none of the variants' past entries had: the newest, as without them
+    got = classifier.classify("We fixed some crashes this week.", BENOIT)
+    assert got.project == "element-x-android"
+    assert "names no variant" in got.project_reason
+    # a variant the words do not know (no past entries) is never chosen by them
+    model = SectionModel.train([("element-x-android", "rust sdk")] * 2)
+    alone = Classifier(CONFIG, section_model=None, reporters=None, project_model=model)
+    got = alone.classify("Our layout work continues in labs.", BENOIT)
+    assert "names no variant" in got.project_reason
+
+
+def test_shipped_project_words_tell_a_2022_element_android_entry() -> None:
+    # In 2022 the Element Android team's news was of the app now called Element Android
+    # (the new app layout, in labs), not of Element X Android, the family's newest
+    got = auto("The new app layout is out, we are watching the feedback.", sender=BENOIT)
+    assert got.project == "element-android"
+    assert "typical of its past entries" in got.project_reason
+
+
+def test_stale_usual_reporter_of_an_unnamed_project_follows_the_learned_habit() -> None:
+    # NICO is configured for Nheko, but most of their past entries were FluffyChat news
+    counts = ReporterCounts.count([(NICO, "fluffychat", "clients")] * 4 + [(NICO, None, "spec")])
+    text = "We fixed a crash when scrolling the timeline."
+    got = Classifier(CONFIG, section_model=None, reporters=counts).classify(text, NICO)
+    assert (got.project, got.section) == ("fluffychat", "clients")
+    assert got.project_reason == f"{NICO} usually reported FluffyChat news (4 of 5 past entries)"
+    # without the habit: the configured project is not named, so no project
+    got = Classifier(CONFIG, section_model=None, reporters=None).classify(text, NICO)
+    assert got.project is None
+    assert got.project_reason.endswith("but the text does not name it")
+
+
+def test_past_entries_spread_over_one_family_choose_by_its_words() -> None:
+    family = "@family:example.org"  # in no usual_reporters list
+    past = [
+        *[(family, "element-web", "clients")] * 3,
+        *[(family, "element-android", "clients")] * 2,
+        (family, "element", "clients"),
+        (family, None, "talks"),
+    ]
+    counts = ReporterCounts.count(past)
+    text = "Cypress covers more of the desktop app now."
+    got = Classifier(
+        CONFIG, section_model=None, reporters=counts, project_model=_variant_words()
+    ).classify(text, family)
+    assert got.project == "element-web"
+    assert got.project_reason.startswith(
+        f"{family} usually reported Element, Element Web/Desktop, Element Android news (words"
+    )
+    # without the learned project words nothing tells the family's projects apart
+    got = Classifier(CONFIG, section_model=None, reporters=counts, project_model=None).classify(
+        text, family
+    )
+    assert got.project is None
+    # past entries spread over unrelated projects are no family
+    spread = ReporterCounts.count(
+        [(family, "nheko", "clients")] * 3 + [(family, "fluffychat", "clients")] * 3
+    )
+    model = SectionModel.train(
+        [("nheko", "desktop cypress"), ("nheko", "desktop cypress"), ("fluffychat", "mobile")] * 2
+    )
+    got = Classifier(CONFIG, section_model=None, reporters=spread, project_model=model).classify(
+        text, family
+    )
+    assert got.project is None
 
 
 def test_reporters_projects_plain_variant_when_named_so() -> None:
@@ -806,27 +908,22 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # @<localpart>:localhost (an outside replay through a local Synapse): senders are matched by
 # localpart when no id matches exactly.
 FLOORS = [
-    ("reference", 19, 17, 19),  # 2022: its Element Android/iOS entries predate Element X
-    ("dev", 330, 306, 311),  # in-sample (training set)
+    # 2022: its Element Android/iOS entries name no variant; the learned project words tell
+    ("reference", 19, 19, 19),
+    ("dev", 330, 310, 311),  # in-sample (training set)
     ("heldout", 54, 49, 52),  # in-sample since it joined the training set
     ("blind2", 98, 80, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
     ("blind4", 87, 78, 83),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 356, 376),  # in-sample: 32 posts added to the training set unseen
-    ("blind5", 112, 99, 104),  # in-sample since it joined the training set (blind: 99 / 96)
-    ("train6", 367, 318, 346),  # in-sample: 30 posts added to the training set unseen
-    ("blind6", 138, 122, 130),  # in-sample since it joined the training set (blind: 122 / 117)
-    # in-sample: 30 posts added unseen
-    ("train7", 371, 329, 352),
-    # in-sample: 20 posts of 2022 added unseen (first look before they joined: 279 / 297;
-    # 2022's Element iOS/Android entries name no variant and the rules pick Element X)
-    ("train8", 347, 280, 342),
-    # measured once each, after this round's training data and refitted weights: not in the
-    # training set. blind7 (2023-2026): the classifier at the round's start 154 / 149.
-    # blind8 (2022, where the rules pick Element X for Element iOS/Android entries that name
-    # no variant): the classifier at the round's start 141 / 150
-    ("blind7", 184, 155, 153),
-    ("blind8", 177, 137, 148),
+    ("train5", 396, 358, 377),  # in-sample: 32 posts added to the training set unseen
+    ("blind5", 112, 100, 104),  # in-sample since it joined the training set (blind: 99 / 96)
+    ("train6", 367, 322, 346),  # in-sample: 30 posts added to the training set unseen
+    ("blind6", 138, 123, 129),  # in-sample since it joined the training set (blind: 122 / 117)
+    ("train7", 371, 329, 351),  # in-sample: 30 posts added unseen
+    ("train8", 347, 311, 343),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
+    ("blind7", 184, 159, 166),  # in-sample since it joined the training set (blind: 155 / 153)
+    ("blind8", 177, 157, 170),  # in-sample since it joined the training set (blind: 137 / 148)
+    ("train9", 248, 214, 240),  # in-sample: 17 posts added unseen (first look 202 / 224)
 ]
 
 
@@ -852,16 +949,46 @@ def test_accuracy_floor(
     assert score.section_ok >= section_floor, score
 
 
+def test_editor_history_is_no_habit_for_a_project_the_sender_rarely_posts() -> None:
+    # someone whose many past entries were mostly news without a project (a project lead's
+    # weekly notes), once assigned FluffyChat by an editor: their next note is not FluffyChat's
+    lead = "@lead:example.org"
+    text = "We shipped a big redesign, thanks to all testers!"
+    known = ReporterCounts.count([(lead, None, "spec")] * 11 + [(lead, "fluffychat", "clients")])
+    got = Classifier(CONFIG, reporters=known).classify(text, lead, "fluffychat")
+    assert got.project is None, got
+    # a name in the text still counts, and so does the choice for a sender known too little
+    got = Classifier(CONFIG, reporters=known).classify("FluffyChat: " + text, lead, "fluffychat")
+    assert got.project == "fluffychat"
+    few = ReporterCounts.count([(lead, None, "spec")] * 3 + [(lead, "fluffychat", "clients")])
+    got = Classifier(CONFIG, reporters=few).classify(text, lead, "fluffychat")
+    assert got.project == "fluffychat"
+    assert got.project_reason == "editor assigned FluffyChat to this sender before"
+
+
+def test_editor_history_among_one_familys_projects_follows_their_words() -> None:
+    # BENOIT reports for Element Android and Element X Android; an editor assigned the old
+    # app last week, and this week's text has the new app's words
+    classifier = Classifier(
+        CONFIG, section_model=None, reporters=None, project_model=_variant_words()
+    )
+    got = classifier.classify("The rust sdk migration continues.", BENOIT, "element-android")
+    assert got.project == "element-x-android"
+    assert got.project_reason.startswith(
+        "editor assigned Element Android to this sender before; Element X Android (words"
+    )
+    got = classifier.classify("We fixed some crashes this week.", BENOIT, "element-android")
+    assert got.project == "element-android"
+
+
 def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
     # an editor's earlier choices for a sender (the sequential replay) help overall. The
-    # section alone may lose an entry that editors filed outside its project's department
-    # (a Matrix Dart SDK demo under Interesting Projects): history finds the project, whose
-    # default section is then not the published one. The project may lose a few where a
-    # sender's earlier project does not apply to the next entry: a maubot plugin author's
-    # other plugin; in blind7 (-3 projects, +1 section), Element developers whose last
-    # assigned app was the old one while the text alone tells it is Element X, and someone's
-    # press review after their Synapse news. Summed over the sets, history gains (+24
-    # projects when measured, sections even).
+    # section alone may lose an entry or two where an editor's earlier project does not apply
+    # to the next entry, which names it in passing: a Matrix Dart SDK demo under Interesting
+    # Projects, the project lead's Status notes after an Element entry (blind8), an Element
+    # Call developer's other project. The project may lose a few: a maubot plugin author's
+    # other plugin. Summed over the sets, history gains (+40 projects when measured,
+    # sections even).
     auto_total = history_total = 0
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
@@ -869,7 +996,7 @@ def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Co
         with_history = bench.evaluate(labels, twim_config, "sequential")
         assert with_history.project_ok >= auto_mode.project_ok - 3
         assert with_history.both_ok >= auto_mode.both_ok - 1
-        assert with_history.section_ok >= auto_mode.section_ok - 1
+        assert with_history.section_ok >= auto_mode.section_ok - 2
         auto_total += auto_mode.project_ok + auto_mode.section_ok
         history_total += with_history.project_ok + with_history.section_ok
     assert history_total > auto_total
@@ -1019,7 +1146,8 @@ def test_a_project_named_in_another_departments_news_is_not_its_subject(
 
 def test_sections_without_hints_use_their_title(twim_config: Config) -> None:
     # "Dept of Non Chat Clients" has no built-in department words: its title is its hint
-    got = Classifier(twim_config).classify(
+    # (the learned section words left out: this invented text is no real entry)
+    got = Classifier(twim_config, section_model=None).classify(
         "A new toolbox of non-chat clients for Matrix: whiteboards, calendars and more.",
         "@someone:example.org",
     )
@@ -1136,6 +1264,16 @@ def test_shipped_section_words_are_trained_on_the_current_training_set() -> None
     assert default_model().to_json() == train_section_model.train().to_json()
 
 
+def test_shipped_project_words_are_trained_on_the_current_training_set() -> None:
+    # bench/train_project_model.py must be re-run when labelled training posts change
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))
+    from bench import train_project_model
+
+    assert train_project_model.main(["--check"]) == 0
+    assert default_project_model().to_json() == train_project_model.train().to_json()
+
+
 def test_training_set_accuracy_leaving_each_post_out(
     bench: ModuleType, twim_config: Config
 ) -> None:
@@ -1144,11 +1282,13 @@ def test_training_set_accuracy_leaving_each_post_out(
     # (docs/classification.md). A floor, as measured when the rules last changed: on 1,516
     # entries 1303 / 1260 before the "reads like another department" rule, 1336 / 1270 with
     # it; on 2,372 (blind6, train7 and 2022's train8 joined) 2052 / 2008, and 2057 / 2020
-    # with the weighing refitted (2057 / 2016 with every sender as @<localpart>:localhost)
+    # with the weighing refitted; on 2,981 (blind7, blind8 and train9 joined) 2550 / 2539,
+    # and 2599 / 2539 with the learned project words and the learned habit over a stale
+    # usual_reporters entry (2599 / 2538 with every sender as @<localpart>:localhost)
     total, years = bench.lopo(bench.training_files(), twim_config)
-    assert total.total == 2372
-    assert total.project_ok >= 2057, total
-    assert total.section_ok >= 2020, total
+    assert total.total == 2981
+    assert total.project_ok >= 2599, total
+    assert total.section_ok >= 2539, total
     assert set(years) == {"2022", "2023", "2024", "2025", "2026"}
 
 

@@ -25,19 +25,28 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    projects are then its sources ("collected by … an instance by etke.cc"), unless the text
    opens with one.
 3. the project an editor last assigned to this sender, unless the text's words are those of
-   another department;
+   another department, or the learned reporters know the sender well and rarely saw them
+   post that project's news (:data:`RARE_MIN`, :data:`RARE_SHARE`: the project lead's Status
+   notes after an editor once assigned Element); among one family's projects the sender
+   reports for, the learned project words may tell the variant instead;
 4. the sender's ``usual_reporters`` entries, when the text names one of them (even in
    passing) or tells them apart by a word only one of their names has ("desktop" for
    "Element Web/Desktop"). Variants of one family ("Element Android", "Element X Android")
-   that the text does not tell apart give the newest, last-listed one; otherwise the newest
-   of those in the department the text's words clearly belong to (an iOS team's "the app").
-   A text that names none of a sender's single project is news of something else:
-   measured on real posts, such guesses were wrong almost every time, so it gets no project;
+   that the text does not tell apart give the one whose past entries' words the text's are
+   (learned project words, :mod:`twimbot.section_model`, at least :data:`PROJECT_WORDS_SURE`
+   sure: 2022's "the new app layout" is Element Android's), else the newest, last-listed
+   one; otherwise the newest of those in the department the text's words clearly belong to
+   (an iOS team's "the app"). A text that names none of a sender's single project is news
+   of something else (measured on real posts, such guesses were right 33 times in 303), so
+   it gets no project, unless most of the sender's past entries were another project's
+   (a stale ``usual_reporters`` entry);
 5. for a sender the config does not list, the project most of their past published entries
    were under (learned reporters, :mod:`twimbot.reporters`: at least :data:`HABIT_SHARE` of
    them and :data:`HABIT_MIN` entries), unless the section evidence points elsewhere
    (``@x usually reported Element X iOS news (5 of 6 past entries)``); the same habit breaks
-   a tie between equally clear names;
+   a tie between equally clear names. Past entries spread over one family's projects (the
+   Element team lead's Element, Web, iOS and Android news) give the one the learned project
+   words say;
 6. a lone passing mention (a room link among others is not one), unless the section
    evidence points elsewhere or the text reads like another department's news.
 
@@ -115,7 +124,13 @@ from twimbot.reporters import (
     matching_keys,
     sender_key,
 )
-from twimbot.section_model import SectionGuess, SectionModel, default_model, model_words
+from twimbot.section_model import (
+    SectionGuess,
+    SectionModel,
+    default_model,
+    default_project_model,
+    model_words,
+)
 
 __all__ = [
     "DEFAULT_HINTS",
@@ -225,11 +240,22 @@ LEARNED_PER_HINT: Final = 1.0
 # How sure the learned words must be to say what department a text is about, when that
 # decides between a sender's projects the text does not name.
 LEARNED_TOPIC: Final = 6.0
+# Learned project words (twimbot.section_model, per project), as log-odds over the runner-up:
+# how sure they must be to choose between projects of one family the sender reports for and
+# the text does not name ("Element iOS" or "Element X iOS"). Leaving one post out, any margin
+# from 0 to 4 is right as often (docs/classification.md).
+PROJECT_WORDS_SURE: Final = 2.0
 # Learned reporters (twimbot.reporters): a sender's past entries name a project when at
 # least this share of them, and this many, were published under it. Chosen by
 # leave-one-post-out replay of the training set (docs/classification.md).
 HABIT_SHARE: Final = 0.6
 HABIT_MIN: Final = 3
+# An editor's earlier choice of a project for a sender is no habit when at least RARE_MIN of
+# their past entries are known and under RARE_SHARE of them were published under it (3
+# sections more of the 2,981 labelled entries right in the sequential replay, no project
+# lost; docs/classification.md).
+RARE_MIN: Final = 10
+RARE_SHARE: Final = 0.2
 # The section of an entry no project decides is weighed (Classifier._weigh_sections): each
 # candidate section scores WORDS × its learned-words log-likelihood (relative to the best),
 # HINTS × its hint score, HABIT × the log of the smoothed share of the sender's past entries
@@ -790,6 +816,7 @@ class _Sender:
     # learned: how many of their past entries were published, and under which sections
     entries: int = 0
     section_counts: Mapping[str, int] = field(default_factory=dict)
+    project_counts: Mapping[str, int] = field(default_factory=dict)  # learned, by project
     counts_like: str | None = None  # the learned id(s) matched by localpart only
 
     def who(self, like: str | None) -> str:
@@ -826,8 +853,14 @@ class Classifier:
         default_hints: bool = True,
         section_model: SectionModel | Literal["default"] | None = "default",
         reporters: ReporterCounts | Literal["default"] | None = "default",
+        project_model: SectionModel | Literal["default"] | None = "default",
     ) -> None:
         self.config = config
+        # Keyed by project names, like the learned reporters: another config's projects are
+        # unknown to it, and it then never speaks.
+        self._project_model = (
+            default_project_model() if project_model == "default" else project_model
+        )
         # Learned reporters are keyed by names: another config's senders and projects are
         # simply unknown to the shipped TWIM counts.
         self._counts = default_counts() if reporters == "default" else reporters
@@ -957,6 +990,7 @@ class Classifier:
             habit=None if counts is None else counts.usual_project(sender, self._project_names),
             entries=0 if found is None else found[0].entries,
             section_counts={} if found is None else found[0].sections,
+            project_counts={} if found is None else found[0].projects,
             counts_like=None if found is None else found[1],
         )
 
@@ -1093,8 +1127,20 @@ class Classifier:
             history is not None
             and (history in evidence or self._conflict(history, pull) is None)
             and topic in (None, self.projects[history].default_section)
+            and not (history not in evidence and self._rarely(sender, history))
         ):
             title = self.projects[history].title
+            # An editor's choice names the family, not the variant, of a sender who reports
+            # on several of one family's projects: their words tell which one this is.
+            family = self._family({history, *reporting, *self._habit_family(sender)})
+            by_words = None if not family else self._by_project_words(family, doc)
+            if by_words is not None and by_words[0] != history:
+                chosen, why = by_words
+                return _Pick(
+                    chosen,
+                    f"editor assigned {title} to this sender before;"
+                    f" {self.projects[chosen].title}{why}",
+                )
             return _Pick(history, f"editor assigned {title} to this sender before")
 
         # 3. who usually reports for what
@@ -1105,6 +1151,17 @@ class Classifier:
         # the section evidence points elsewhere
         if habit is not None and self._conflict(habit, pull) is None:
             return _Pick(habit, self._habit_reason(sender))
+
+        # 4b. their past entries were spread over one family's projects (Element, Element
+        # Web/Desktop, Element iOS, …): the one whose past entries' words the text's are
+        if habit is None:
+            family = self._habit_family(sender)
+            if family and all(self._conflict(i, pull) is None for i in family):
+                by_words = self._by_project_words(family, doc)
+                if by_words is not None:
+                    who = sender.who(sender.counts_like)
+                    titles = self._titles(family)
+                    return _Pick(by_words[0], f"{who} usually reported {titles} news{by_words[1]}")
 
         # 5. a lone passing mention, unless the section evidence points elsewhere
         # (a link to a room named like a project, among other rooms, is not enough)
@@ -1194,7 +1251,12 @@ class Classifier:
         if chosen not in mentioned and not why:
             # The sender's one project, and the text names it nowhere: people name what they
             # report on, so this is news of something else (measured: such guesses were
-            # wrong every time). Its department is a last guess for the section.
+            # right 33 times in 303). Its department is a last guess for the section. Unless
+            # most of their past entries were published under another project: a config's
+            # usual_reporters go stale (a SmallTalk author who reported Element Android news).
+            habit = self._habit_project(sender)
+            if habit is not None and habit != chosen and self._conflict(habit, pull) is None:
+                return _Pick(habit, self._habit_reason(sender))
             return _Pick(None, f"{reason}, but the text does not name it", (chosen,), named=False)
         conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
@@ -1248,9 +1310,12 @@ class Classifier:
         # No distinguishing word at all, and the names are variants of one family ("Element
         # Android", "Element X Android"): the newest variant, the last one the config lists.
         # Configs grow by appending, and a team reports on the app it is building now.
-        parts = {i: self._parts[i] for i in candidates}
-        plain = [i for i in candidates if all(parts[i] <= parts[j] for j in candidates)]
-        if len(plain) == 1:
+        if self._family(candidates):
+            # Unless the words of the family's past entries tell (2022's "this week on iOS"
+            # was Element iOS, not the Element X of today).
+            by_words = self._by_project_words(candidates, doc)
+            if by_words is not None:
+                return by_words
             return max(candidates), " (the text names no variant: the newest)"
         # Still nothing: those in the department the text is about, and of them the newest
         # (a team writes about what it builds now: "the app" of an iOS team is its newest).
@@ -1259,6 +1324,49 @@ class Classifier:
             title = self._stitle(self._section_index[topic])
             return max(on_topic), f" (the newest of them in {title}, what the text is about)"
         return None, ""
+
+    def _rarely(self, sender: _Sender, project: int) -> bool:
+        """Whether the learned reporters know the sender well and few of their past entries
+        were published under ``project``: an editor's one-off choice for someone who
+        mostly posts other news (the project lead's weekly Status notes) is no habit."""
+        count = sender.project_counts.get(self.projects[project].name, 0)
+        return sender.entries >= RARE_MIN and count < RARE_SHARE * sender.entries
+
+    def _habit_family(self, sender: _Sender) -> list[int]:
+        """The projects of one family (names that all extend one of them) that the learned
+        reporters published the sender's past entries under, when they hold as large a share
+        of them as a habit needs; otherwise none."""
+        counts = sender.project_counts
+        family = sorted(self._project_index[p] for p in counts if p in self._project_index)
+        total = sum(counts[self.projects[i].name] for i in family)
+        if len(family) < 2 or total < HABIT_MIN or total < HABIT_SHARE * sender.entries:
+            return []
+        return self._family(family)
+
+    def _family(self, projects: Iterable[int]) -> list[int]:
+        """``projects`` in order if they are two or more of one family: one's name is part of
+        all the others' ("Element", "Element Web/Desktop", "Element X iOS"); else none."""
+        members = sorted(set(projects))
+        plain = [i for i in members if all(self._parts[i] <= self._parts[j] for j in members)]
+        return members if len(members) > 1 and len(plain) == 1 else []
+
+    def _by_project_words(self, candidates: list[int], doc: _Doc) -> tuple[int, str] | None:
+        """The one of ``candidates`` whose past entries' words the text's are, by the learned
+        project words, when they know every candidate and are sure by PROJECT_WORDS_SURE."""
+        model = self._project_model
+        names = [self.projects[i].name for i in candidates]
+        if model is None or any(n not in model.sections for n in names):
+            return None
+        words = model_words(doc.plain)
+        scores = model.scores(words, names)
+        if scores is None:
+            return None
+        guess = model.guess_from(scores, words)
+        if guess.margin < PROJECT_WORDS_SURE:
+            return None
+        shown = ", ".join(f'"{w}"' for w in guess.words)
+        why = f" (words {shown} are typical of its past entries)"
+        return self._project_index[guess.section], why
 
     def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
         """Whether the hints of ``section`` clearly outweigh those of the project's section."""

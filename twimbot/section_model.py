@@ -14,10 +14,17 @@ for client news), counted over the labelled training posts of ``bench/data`` and
   (the TWIM/hebbot department names), like the built-in hints; another community's config
   with other names simply gets no learned words.
 
-It never sees senders or projects, only the words of the text, so it cannot learn who
-usually posts what. Retrain after adding labelled posts (``bench/train_section_model.py``);
+It never sees senders, only the words of the text, so it cannot learn who usually posts
+what. Retrain after adding labelled posts (``bench/train_section_model.py``);
 ``bench/classify_accuracy.py --lopo`` measures it honestly by leaving each post out of its
 own training.
+
+The same model, counted per *project* instead of per section over the entries published
+under a project (``twimbot/data/project_words.json``, ``bench/train_project_model.py``), tells
+apart projects of one family that a text does not name: the Element team's weekly "this week
+on iOS …" was Element iOS in 2022 ("layout", "labs" and "elementx", the rewrite then under
+way) and is Element X iOS since. The classifier asks it only to choose among projects the
+sender reports for; it never names a project on its own.
 """
 
 from __future__ import annotations
@@ -32,7 +39,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-__all__ = ["SectionGuess", "SectionModel", "default_model", "model_words"]
+__all__ = [
+    "SectionGuess",
+    "SectionModel",
+    "default_model",
+    "default_project_model",
+    "model_words",
+]
 
 # Words of three letters or more; digits and versions say nothing about a department.
 _WORD_RE: Final = re.compile(r"[^\W\d_]{3,}")
@@ -47,6 +60,7 @@ _STOP: Final = frozenset(
     one two three lot lots thing things get got really still well yet via per since etc""".split()  # noqa: SIM905 (a word list reads best as text)
 )
 DATA_FILE: Final = "section_words.json"
+PROJECT_DATA_FILE: Final = "project_words.json"
 
 
 def model_words(plain: str) -> frozenset[str]:
@@ -191,8 +205,20 @@ class SectionModel:
         return tuple(w for score, w in ranked[:3] if score > 0)
 
 
+def _shipped(name: str) -> SectionModel:
+    text = resources.files("twimbot").joinpath("data", name).read_text(encoding="utf-8")
+    return SectionModel.from_json(json.loads(text))
+
+
 @cache
 def default_model() -> SectionModel:
-    """The model shipped with twimbot, trained on the labelled TWIM posts of bench/data."""
-    text = resources.files("twimbot").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return SectionModel.from_json(json.loads(text))
+    """The section words shipped with twimbot, trained on the labelled TWIM posts of
+    bench/data."""
+    return _shipped(DATA_FILE)
+
+
+@cache
+def default_project_model() -> SectionModel:
+    """The project words shipped with twimbot (labels are project names), trained on the
+    entries of the same posts that were published under a project."""
+    return _shipped(PROJECT_DATA_FILE)
