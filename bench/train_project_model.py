@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from bench.train_section_model import serialise, training_posts, write_or_check
+from bench.train_section_model import Examples, serialise, train_without, write_or_check
 from twimbot.classify import plain_text
 from twimbot.section_model import PROJECT_DATA_FILE, SectionModel, model_words
 
@@ -29,7 +29,7 @@ OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / PROJECT_D
 
 
 @cache
-def _post_examples(post: Path) -> tuple[tuple[str, frozenset[str]], ...]:
+def _post_examples(post: Path) -> Examples:
     # leave-one-post-out trains once per post of the set: each post's words are split once
     entries = json.loads(post.read_text(encoding="utf-8"))
     return tuple(
@@ -41,8 +41,7 @@ def _post_examples(post: Path) -> tuple[tuple[str, frozenset[str]], ...]:
 
 def train(exclude: Path | None = None) -> SectionModel:
     """The learned project words of the training set, without the post file ``exclude``."""
-    posts = training_posts(exclude)
-    return SectionModel.from_words(e for post in posts for e in _post_examples(post))
+    return train_without(_post_examples, exclude)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -141,9 +141,27 @@ class SectionModel:
             docs[section] += 1
             per_section.setdefault(section, Counter()).update(words)
             seen.update(words)
-        keep = {w for w, n in seen.items() if n >= min_docs}
-        counts = {s: {w: n for w, n in c.items() if w in keep} for s, c in per_section.items()}
-        return cls(docs, counts, alpha=alpha)
+        return cls.from_counts(docs, per_section, seen, min_docs=min_docs, alpha=alpha)
+
+    @classmethod
+    def from_counts(
+        cls,
+        docs: Mapping[str, int],
+        per_section: Mapping[str, Mapping[str, int]],
+        seen: Mapping[str, int],
+        *,
+        min_docs: int = 2,
+        alpha: float = 0.2,
+    ) -> SectionModel:
+        """:meth:`from_words` from its counts: entries per section, entries per section and
+        word, and entries per word (a trainer that leaves one post out at a time subtracts
+        that post's counts from the whole set's instead of counting again)."""
+        counts = {
+            s: {w: n for w, n in c.items() if n > 0 and seen.get(w, 0) >= min_docs}
+            for s, c in per_section.items()
+            if docs.get(s, 0) > 0
+        }
+        return cls({s: n for s, n in docs.items() if n > 0}, counts, alpha=alpha)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SectionModel:
