@@ -28,7 +28,13 @@ from typing import Any
 
 from bench.classify_accuracy import training_files
 from twimbot.classify import plain_text
-from twimbot.section_model import DATA_FILE, SectionModel, model_words
+from twimbot.section_model import (
+    DATA_FILE,
+    SectionModel,
+    WordCounts,
+    count_words,
+    model_words,
+)
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
 
@@ -67,24 +73,9 @@ def train(exclude: Path | None = None) -> SectionModel:
     return train_without(_post_examples, exclude)
 
 
-Counts = tuple[Counter[str], dict[str, Counter[str]], Counter[str]]
-
-
-def _count(examples: Iterable[tuple[str, frozenset[str]]]) -> Counts:
-    """Entries per label, per label and word, and per word."""
-    docs: Counter[str] = Counter()
-    per_label: dict[str, Counter[str]] = {}
-    seen: Counter[str] = Counter()
-    for label, words in examples:
-        docs[label] += 1
-        per_label.setdefault(label, Counter()).update(words)
-        seen.update(words)
-    return docs, per_label, seen
-
-
 @cache
-def _counted(examples: Callable[[Path], Examples]) -> Counts:
-    return _count(e for post in training_posts() for e in examples(post))
+def _counted(examples: Callable[[Path], Examples]) -> WordCounts:
+    return count_words(e for post in training_posts() for e in examples(post))
 
 
 def train_without(examples: Callable[[Path], Examples], exclude: Path | None) -> SectionModel:
@@ -96,7 +87,7 @@ def train_without(examples: Callable[[Path], Examples], exclude: Path | None) ->
     skip = None if exclude is None else exclude.resolve()
     if skip is None or skip not in training_posts():
         return SectionModel.from_counts(docs, per_label, seen)
-    less_docs, less_per_label, less_seen = _count(examples(skip))
+    less_docs, less_per_label, less_seen = count_words(examples(skip))
     docs = docs - less_docs
     seen = Counter(seen)
     seen.subtract(less_seen)

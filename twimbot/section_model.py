@@ -42,6 +42,8 @@ from typing import Any, Final
 __all__ = [
     "SectionGuess",
     "SectionModel",
+    "WordCounts",
+    "count_words",
     "default_model",
     "default_project_model",
     "model_words",
@@ -66,6 +68,22 @@ PROJECT_DATA_FILE: Final = "project_words.json"
 def model_words(plain: str) -> frozenset[str]:
     """The words of a (link-free) text the model counts: case-folded, stop words dropped."""
     return frozenset(_WORD_RE.findall(plain.casefold())) - _STOP
+
+
+# Entries per label, per label and word, and per word: what a model is counted from.
+WordCounts = tuple[Counter[str], dict[str, Counter[str]], Counter[str]]
+
+
+def count_words(examples: Iterable[tuple[str, frozenset[str]]]) -> WordCounts:
+    """The :data:`WordCounts` of ``(label, model_words(text))`` pairs."""
+    docs: Counter[str] = Counter()
+    per_label: dict[str, Counter[str]] = {}
+    seen: Counter[str] = Counter()
+    for label, words in examples:
+        docs[label] += 1
+        per_label.setdefault(label, Counter()).update(words)
+        seen.update(words)
+    return docs, per_label, seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +152,7 @@ class SectionModel:
     ) -> SectionModel:
         """:meth:`train` from ``(section name, model_words(plain text))`` pairs: a trainer
         that trains many times on the same texts splits them into words once."""
-        docs: Counter[str] = Counter()
-        per_section: dict[str, Counter[str]] = {}
-        seen: Counter[str] = Counter()
-        for section, words in examples:
-            docs[section] += 1
-            per_section.setdefault(section, Counter()).update(words)
-            seen.update(words)
+        docs, per_section, seen = count_words(examples)
         return cls.from_counts(docs, per_section, seen, min_docs=min_docs, alpha=alpha)
 
     @classmethod
