@@ -115,7 +115,8 @@ def load_hebbot_toml(path: Path) -> Config:
 # -- building labels from a post ----------------------------------------------------------------
 
 _ENTRY_RE = re.compile(
-    r"^\[(?P<name>.+)\]\(https://matrix\.to/#/(?P<user>@[^)\s]+)\)\s+(?P<verb>\w+)\s*$"
+    # "says", "announces"; 2021's posts write "reported:", "told us:"
+    r"^\[(?P<name>.+)\]\(https://matrix\.to/#/(?P<user>@[^)\s]+)\)\s+(?P<verb>\w+(?: us)?):?\s*$"
 )
 _PROJECT_RE = re.compile(r"^###\s+(?P<title>.+?)(?:\s+\(\[(?i:website)\]\([^)]*\)\))?\s*$")
 _MEDIA_LINE_RE = re.compile(r"^!\[[^\]]*\]\(/blog/img/[^)]*\)\s*$")
@@ -172,6 +173,9 @@ def _match(title: str, items: Sequence[Any], section: str | None = None) -> Any 
 SECTION_RENAMES = {
     "Dept of Academia 🎓️": "Dept of Science 🎓️",
     "Dept of SDK 🧰": "Dept of SDKs and Frameworks 🧰",
+    # 2021: chat clients were "Messengers" for a while, the others "Non Clients"
+    "Dept of Messengers 📱": "Dept of Clients 📱",
+    "Dept of Non Clients 🎛️": "Dept of Non Chat Clients 🎛️",
 }
 
 
