@@ -910,23 +910,21 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 FLOORS = [
     # 2022: its Element Android/iOS entries name no variant; the learned project words tell
     ("reference", 19, 19, 19),
-    ("dev", 330, 310, 311),  # in-sample (training set)
+    ("dev", 330, 311, 310),  # in-sample (training set)
     ("heldout", 54, 49, 52),  # in-sample since it joined the training set
-    ("blind2", 98, 80, 92),  # in-sample since it joined the training set
+    ("blind2", 98, 82, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
-    ("blind4", 87, 78, 83),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 358, 377),  # in-sample: 32 posts added to the training set unseen
+    ("blind4", 87, 77, 83),  # in-sample since it joined the training set (blind: 75 / 70)
+    ("train5", 396, 360, 375),  # in-sample: 32 posts added to the training set unseen
     ("blind5", 112, 100, 104),  # in-sample since it joined the training set (blind: 99 / 96)
-    ("train6", 367, 322, 346),  # in-sample: 30 posts added to the training set unseen
-    ("blind6", 138, 123, 129),  # in-sample since it joined the training set (blind: 122 / 117)
-    ("train7", 371, 329, 351),  # in-sample: 30 posts added unseen
+    ("train6", 367, 329, 345),  # in-sample: 30 posts added to the training set unseen
+    ("blind6", 138, 123, 130),  # in-sample since it joined the training set (blind: 122 / 117)
+    ("train7", 371, 334, 351),  # in-sample: 30 posts added unseen
     ("train8", 347, 311, 343),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
-    ("blind7", 184, 159, 166),  # in-sample since it joined the training set (blind: 155 / 153)
-    ("blind8", 177, 157, 170),  # in-sample since it joined the training set (blind: 137 / 148)
-    ("train9", 248, 214, 240),  # in-sample: 17 posts added unseen (first look 202 / 224)
-    # measured once, after this round's learned project words: not in the training set.
-    # 10 posts of 2022 and 7 of 2023-2024; the classifier at the round's start 235 / 247
-    ("blind9", 290, 242, 248),
+    ("blind7", 184, 160, 166),  # in-sample since it joined the training set (blind: 155 / 153)
+    ("blind8", 177, 158, 170),  # in-sample since it joined the training set (blind: 137 / 148)
+    ("train9", 248, 214, 241),  # in-sample: 17 posts added unseen (first look 202 / 224)
+    ("blind9", 290, 258, 277),  # in-sample since it joined the training set (blind: 242 / 248)
 ]
 
 
@@ -950,6 +948,41 @@ def test_accuracy_floor(
     assert score.total == total
     assert score.project_ok >= project_floor, score
     assert score.section_ok >= section_floor, score
+
+
+def test_a_named_project_the_sender_never_posted_is_not_theirs() -> None:
+    # someone whose past entries were news without a project names Synapse clearly: their
+    # entry is about it, but not published under it; its department stays the entry's
+    foundation = "@foundation:example.org"
+    known = SectionModel.train([("synapse", "Synapse release with faster joins")] * 3)
+    news = ReporterCounts.count([(foundation, None, "spec")] * 4)
+    text = "Synapse 1.99 is out, with faster joins for everyone."
+    got = Classifier(CONFIG, reporters=news, project_model=known).classify(text, foundation)
+    assert (got.project, got.section) == (None, "servers"), got
+    assert got.project_reason == (
+        'named "Synapse" (first line), but @foundation:example.org posted it in none of 4'
+        " past entries (4 of them under no project)"
+    )
+    assert got.section_reason == "default section of Synapse, which the text names"
+    # but: a sender whose past entries were mostly some project's news,
+    mostly = ReporterCounts.count(
+        [(foundation, "nheko", "clients")] * 3 + [(foundation, None, "spec")]
+    )
+    got = Classifier(CONFIG, reporters=mostly, project_model=known).classify(text, foundation)
+    assert got.project == "synapse"
+    # a sender known too little,
+    little = ReporterCounts.count([(foundation, None, "spec")] * 2)
+    got = Classifier(CONFIG, reporters=little, project_model=known).classify(text, foundation)
+    assert got.project == "synapse"
+    # a project nobody's entries were published under yet,
+    unknown = SectionModel.train([("synapse", "Synapse release")] * 2 + [("nheko", "x y")] * 2)
+    got = Classifier(CONFIG, reporters=news, project_model=unknown).classify(text, foundation)
+    assert got.project == "synapse"
+    # and an editor's choice for the sender keep the project
+    got = Classifier(CONFIG, reporters=news, project_model=known).classify(
+        text, foundation, "synapse"
+    )
+    assert got.project == "synapse"
 
 
 def test_editor_history_is_no_habit_for_a_project_the_sender_rarely_posts() -> None:
@@ -1305,11 +1338,13 @@ def test_training_set_accuracy_leaving_each_post_out(
     # it; on 2,372 (blind6, train7 and 2022's train8 joined) 2052 / 2008, and 2057 / 2020
     # with the weighing refitted; on 2,981 (blind7, blind8 and train9 joined) 2550 / 2539,
     # and 2599 / 2539 with the learned project words and the learned habit over a stale
-    # usual_reporters entry (2599 / 2538 with every sender as @<localpart>:localhost)
+    # usual_reporters entry; on 3,271 (blind9 joined) 2848 / 2795, and 2873 / 2795 with a
+    # named project the sender never posted not theirs (2870 / 2791 with every sender as
+    # @<localpart>:localhost)
     total, years = bench.lopo(bench.training_files(), twim_config)
-    assert total.total == 2981
-    assert total.project_ok >= 2599, total
-    assert total.section_ok >= 2539, total
+    assert total.total == 3271
+    assert total.project_ok >= 2873, total
+    assert total.section_ok >= 2795, total
     assert set(years) == {"2022", "2023", "2024", "2025", "2026"}
 
 
