@@ -445,6 +445,34 @@ def test_reporters_variants_told_apart_by_their_past_entries_words() -> None:
     assert "names no variant" in got.project_reason
 
 
+def test_a_named_family_root_is_the_senders_variant_its_words_say() -> None:
+    # "Element" begins "Element Web/Desktop" and "Element Android", which DANI reports for
+    words = _variant_words()
+    text = "Element now has more cypress tests."
+    got = Classifier(CONFIG, section_model=None, reporters=None, project_model=words).classify(
+        text, DANI
+    )
+    assert got.project == "element-web"
+    assert got.project_reason == (
+        'named "Element" (first line); Element Web/Desktop (words "cypress" are typical of its'
+        " past entries)"
+    )
+    # named in passing, by one of its usual reporters
+    got = Classifier(CONFIG, section_model=None, reporters=None, project_model=words).classify(
+        "Our cypress tests grew this week.\nThey now cover more of Element.", DANI
+    )
+    assert got.project == "element-web"
+    assert got.project_reason.startswith(f"{DANI} usually reports for Element Web/Desktop (words")
+    # the same name from someone who reports for no Element app, or without the words
+    alone = Classifier(CONFIG, section_model=None, reporters=None, project_model=words)
+    assert alone.classify(text, NOBODY).project == "element"
+    plain = Classifier(CONFIG, section_model=None, reporters=None, project_model=None)
+    assert plain.classify(text, DANI).project == "element"
+    # a variant named in full stays named ("Element Android" does not begin "Element X …")
+    got = alone.classify("Element Android: the rust sdk work continues.", BENOIT)
+    assert got.project == "element-android"
+
+
 def test_shipped_project_words_tell_a_2022_element_android_entry() -> None:
     # In 2022 the Element Android team's news was of the app now called Element Android
     # (the new app layout, in labs), not of Element X Android, the family's newest
@@ -923,21 +951,21 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 FLOORS = [
     # 2022: its Element Android/iOS entries name no variant; the learned project words tell
     ("reference", 19, 19, 19),
-    ("dev", 330, 311, 309),  # in-sample (training set)
+    ("dev", 330, 312, 309),  # in-sample (training set)
     ("heldout", 54, 49, 52),  # in-sample since it joined the training set
-    ("blind2", 98, 83, 92),  # in-sample since it joined the training set
+    ("blind2", 98, 84, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
     ("blind4", 87, 77, 83),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 361, 375),  # in-sample: 32 posts added to the training set unseen
+    ("train5", 396, 362, 375),  # in-sample: 32 posts added to the training set unseen
     ("blind5", 112, 103, 104),  # in-sample since it joined the training set (blind: 99 / 96)
-    ("train6", 367, 332, 345),  # in-sample: 30 posts added to the training set unseen
+    ("train6", 367, 334, 345),  # in-sample: 30 posts added to the training set unseen
     ("blind6", 138, 125, 130),  # in-sample since it joined the training set (blind: 122 / 117)
     ("train7", 371, 338, 351),  # in-sample: 30 posts added unseen
-    ("train8", 347, 316, 343),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
-    ("blind7", 184, 161, 166),  # in-sample since it joined the training set (blind: 155 / 153)
-    ("blind8", 177, 160, 169),  # in-sample since it joined the training set (blind: 137 / 148)
-    ("train9", 248, 217, 241),  # in-sample: 17 posts added unseen (first look 202 / 224)
-    ("blind9", 290, 258, 277),  # in-sample since it joined the training set (blind: 242 / 248)
+    ("train8", 347, 323, 343),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
+    ("blind7", 184, 163, 166),  # in-sample since it joined the training set (blind: 155 / 153)
+    ("blind8", 177, 161, 169),  # in-sample since it joined the training set (blind: 137 / 148)
+    ("train9", 248, 225, 241),  # in-sample: 17 posts added unseen (first look 202 / 224)
+    ("blind9", 290, 263, 277),  # in-sample since it joined the training set (blind: 242 / 248)
 ]
 
 
@@ -1353,11 +1381,12 @@ def test_training_set_accuracy_leaving_each_post_out(
     # and 2599 / 2539 with the learned project words and the learned habit over a stale
     # usual_reporters entry; on 3,271 (blind9 joined) 2848 / 2795, and 2873 / 2795 with a
     # named project the sender never posted not theirs, 2896 / 2795 with a usual reporter's
-    # one project theirs unnamed when nearly all their entries were (2892 / 2791 with every
+    # one project theirs unnamed when nearly all their entries were, 2918 / 2795 with a named
+    # family root ("Element") the sender's variant its words say (2914 / 2791 with every
     # sender as @<localpart>:localhost)
     total, years = bench.lopo(bench.training_files(), twim_config)
     assert total.total == 3271
-    assert total.project_ok >= 2896, total
+    assert total.project_ok >= 2918, total
     assert total.section_ok >= 2795, total
     assert set(years) == {"2022", "2023", "2024", "2025", "2026"}
 

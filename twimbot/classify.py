@@ -23,7 +23,10 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    named project the sender usually reports for wins over the other clear names, except
    when a section's usual reporter writes what reads like that section's news: their own
    projects are then its sources ("collected by … an instance by etke.cc"), unless the text
-   opens with one.
+   opens with one. A clearly named project is not the entry's when the sender's learned
+   past entries were mostly under no project and never under it (:data:`NEVER_MIN`,
+   :data:`NEVER_PROJECTS`, :data:`NEVER_KNOWN`: the Foundation's news naming the Governing
+   Board); its department stays the entry's.
 3. the project an editor last assigned to this sender, unless the text's words are those of
    another department, or the learned reporters know the sender well and rarely saw them
    post that project's news (:data:`RARE_MIN`, :data:`RARE_SHARE`: the project lead's Status
@@ -35,10 +38,12 @@ Pure: no I/O, no clock, no randomness. The same text, sender and config always g
    that the text does not tell apart give the one whose past entries' words the text's are
    (learned project words, :mod:`twimbot.section_model`, at least :data:`PROJECT_WORDS_SURE`
    sure: 2022's "the new app layout" is Element Android's), else the newest, last-listed
-   one; otherwise the newest of those in the department the text's words clearly belong to
-   (an iOS team's "the app"). A text that names none of a sender's single project is news
-   of something else (measured on real posts, such guesses were right 33 times in 303), so
-   it gets no project, unless most of the sender's past entries were another project's
+   one; a family's root the text names ("Element") is likewise the sender's variant the
+   words say, when they report for some (here and in rule 2); otherwise the newest of
+   those in the department the text's words clearly belong to (an iOS team's "the app").
+   A text that names none of a sender's single project is news of something else
+   (measured on real posts, such guesses were right 33 times in 303), so it gets no
+   project, unless most of the sender's past entries were another project's
    (a stale ``usual_reporters`` entry) or nearly all this one's (:data:`HABIT_UNNAMED`: a
    bot's author who never names it);
 5. for a sender the config does not list, the project most of their past published entries
@@ -954,6 +959,7 @@ class Classifier:
             frozenset(w for w in ws if frequency[w] < _COMMON_WORD_PROJECTS) for ws in all_words
         ]
         self._capitals = [_capital_words(p) for p in self.projects]
+        self._title_words = [tuple(p.title.casefold().split()) for p in self.projects]
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -1146,6 +1152,10 @@ class Classifier:
                         f"{evidence[chosen].describe()}, but {self._never_reason(sender)}",
                         home=chosen,
                     )
+                variant = self._named_root(chosen, sender, reporting, doc)
+                if variant is not None:
+                    why = f"{evidence[chosen].describe()}; {self.projects[variant[0]].title}"
+                    return _Pick(variant[0], why + variant[1])
                 return _Pick(chosen, evidence[chosen].describe())
             if not set(top) & set(reporting):
                 return _Pick(None, "tie between " + self._titles(top), tuple(top))
@@ -1266,6 +1276,10 @@ class Classifier:
             mentioned = [i for i in mentioned if evidence[i].score == best]
             if len(mentioned) == 1:
                 only = mentioned[0]
+                variant = self._named_root(only, sender, reporting, doc)
+                if variant is not None:
+                    title = self.projects[variant[0]].title
+                    return _Pick(variant[0], f"{who} usually reports for {title}{variant[1]}")
                 title = self.projects[only].title
                 why = evidence[only].describe()
                 return _Pick(only, f"{who} usually reports for {title}; {why}")
@@ -1386,6 +1400,22 @@ class Classifier:
             f"{who} posted it in none of {sender.entries} past entries"
             f" ({sender.entries - with_project} of them under no project)"
         )
+
+    def _named_root(
+        self, root: int, sender: _Sender, reporting: list[int], doc: _Doc
+    ) -> tuple[int, str] | None:
+        """When the text names a project whose title begins others' ("Element" of "Element
+        Web/Desktop" and "Element iOS") and the sender reports for some of those (config or
+        learned), the one of them the learned project words say, if not ``root`` itself:
+        the Element team's "Element" is often their app's news."""
+        words = self._title_words[root]
+        theirs = {
+            i
+            for i in (*reporting, *self._habit_family(sender))
+            if i != root and self._title_words[i][: len(words)] == words
+        }
+        found = self._by_project_words(sorted({root, *theirs}), doc) if theirs else None
+        return None if found is None or found[0] == root else found
 
     def _rarely(self, sender: _Sender, project: int) -> bool:
         """Whether the learned reporters know the sender well and few of their past entries
