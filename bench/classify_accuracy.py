@@ -9,10 +9,11 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2`` …
-``blind9`` are ``data/<name>/`` (posts labelled and committed before they were first
-measured, each measured once; blind8 is of 2022, blind9 of 2022-2024); ``train5`` …
-``train9`` are ``data/<name>/`` (posts drawn at random and added to the training set
-unseen; train8 is of 2022). All but blind9 are the training set (:data:`TRAINING_SETS`),
+``blind10`` are ``data/<name>/`` (posts labelled and committed before they were first
+measured, each measured once; blind8 is of 2022, blind9 of 2022-2024, blind10 of 2021);
+``train5`` … ``train9`` are ``data/<name>/`` (posts drawn at random and added to the
+training set unseen; train8 is of 2022). All but blind10 are the training set
+(:data:`TRAINING_SETS`),
 the only posts the learned section words, learned project words and learned reporters are
 counted on. ``--lopo`` measures the training set leaving one post out: each post is scored
 with learned data counted on the other posts only, so the figure is
@@ -410,11 +411,11 @@ def lopo(
 
 def label_sets() -> dict[str, list[Path]]:
     """The labelled sets: ``dev`` (the reference post and ``data/dev/``, seen while the rules
-    were designed); ``heldout``, ``blind2`` … ``blind8`` (``data/<name>/``, each set aside
+    were designed); ``heldout``, ``blind2`` … ``blind9`` (``data/<name>/``, each set aside
     before a round of work and measured once at its end); ``train5`` … ``train9``
     (``data/<name>/``, posts added unseen to the training set); all of these are the
-    training set (:data:`TRAINING_SETS`). ``blind9`` (``data/blind9/``, 10 posts of 2022 and
-    7 of 2023-2024 set aside before the project-words round, measured at its end) is not."""
+    training set (:data:`TRAINING_SETS`). ``blind10`` (``data/blind10/``, 12 posts of 2021
+    set aside before the "never theirs" round, measured at its end) is not."""
     sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
     sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
     return sets
