@@ -112,8 +112,10 @@ class SectionModel:
     ) -> None:
         self.sections = tuple(sorted(docs))
         self.alpha = alpha
-        vocabulary = {w for words in counts.values() for w in words}
-        size = max(1, len(vocabulary))
+        self.docs = dict(docs)
+        self.counts = {s: dict(c) for s, c in counts.items()}
+        self._vocabulary: frozenset[str] = frozenset().union(*self.counts.values())
+        size = max(1, len(self._vocabulary))
         total_docs = sum(docs.values())
         self._prior = {s: math.log(docs[s] / total_docs) for s in self.sections}
         # log P(unseen word | s); a seen word adds log((count + alpha) / alpha) on top
@@ -121,14 +123,22 @@ class SectionModel:
             s: math.log(alpha / (sum(counts.get(s, {}).values()) + alpha * size))
             for s in self.sections
         }
-        self._boost: dict[str, list[tuple[str, float]]] = {}
-        for section in self.sections:
-            for word, count in counts.get(section, {}).items():
-                self._boost.setdefault(word, []).append(
-                    (section, math.log((count + alpha) / alpha))
-                )
-        self.docs = dict(docs)
-        self.counts = {s: dict(c) for s, c in counts.items()}
+        # A word's boosts are worked out when a text first uses it: a model is often built
+        # to score a few texts (leave-one-post-out builds one per post).
+        self._boosts: dict[str, list[tuple[str, float]]] = {}
+
+    def _boost(self, word: str) -> list[tuple[str, float]]:
+        """The sections that saw ``word``, each with log((count + alpha) / alpha)."""
+        found = self._boosts.get(word)
+        if found is None:
+            alpha, counts = self.alpha, self.counts
+            found = [
+                (s, math.log((n + alpha) / alpha))
+                for s in self.sections
+                if (n := counts.get(s, {}).get(word))
+            ]
+            self._boosts[word] = found
+        return found
 
     @classmethod
     def train(
@@ -197,12 +207,12 @@ class SectionModel:
         sections = [s for s in self.sections if allowed is None or s in allowed]
         if len(sections) < 2:
             return None
-        known = [w for w in words if w in self._boost]
+        known = [w for w in words if w in self._vocabulary]
         if not known:
             return None
         scores = {s: self._prior[s] + len(known) * self._unseen[s] for s in sections}
         for word in known:
-            for section, boost in self._boost[word]:
+            for section, boost in self._boost(word):
                 if section in scores:
                     scores[section] += boost
         return scores
@@ -227,10 +237,10 @@ class SectionModel:
         """The (up to three) known words that favour ``best`` most over ``second``."""
 
         def lift(word: str) -> float:
-            boosts = dict(self._boost[word])
+            boosts = dict(self._boost(word))
             return boosts.get(best, 0.0) - boosts.get(second, 0.0)
 
-        known = [w for w in words if w in self._boost]
+        known = [w for w in words if w in self._vocabulary]
         ranked = sorted(((lift(w), w) for w in known), key=lambda t: (-t[0], t[1]))
         return tuple(w for score, w in ranked[:3] if score > 0)
 
