@@ -602,6 +602,7 @@ class _Doc:
     starts: Mapping[str, list[int]]
     words: frozenset[str]
     capitalised: frozenset[str]  # casefolded words the text writes with a capital at least once
+    model_words: frozenset[str]  # the words the learned section and project words count
 
     @classmethod
     def parse(cls, text: str) -> _Doc:
@@ -653,6 +654,7 @@ class _Doc:
             capitalised=frozenset(
                 w.casefold() for w in _WORD_RUN_RE.findall(plain) if any(c.isupper() for c in w)
             ),
+            model_words=model_words(plain),
         )
 
     def emphasised(self, pos: int) -> bool:
@@ -970,32 +972,28 @@ class Classifier:
         doc = _Doc.parse(text)
         who = self._sender(sender)
         hints = self._hint_evidence(doc)
-        model, words = self._model, model_words(doc.plain)
+        model, words = self._model, doc.model_words
         scores = None if model is None else model.scores(words, self._learnable)
         learned = None if model is None or scores is None else model.guess_from(scores, words)
         pull = self._section_pull(who, hints, learned)
         topic = self._topic(pull, learned)
         about = self._weighing(who, hints, doc, words, scores, None)
         pick = self._pick_project(doc, who, last_editor_project, pull, hints, topic, about)
-        if pick.project is not None:
-            project = self.projects[pick.project]
+        # the entry's project, or the one it is news of without being published under it
+        owner = pick.project if pick.project is not None else pick.home
+        if owner is not None:
+            project = self.projects[owner]
             default = project.default_section
             if default is not None and default in self._section_index:
                 return Classification(
-                    project=project.name,
+                    project=None if pick.project is None else project.name,
                     project_reason=pick.reason,
                     section=default,
-                    section_reason=f"default section of project {project.title}",
-                )
-        if pick.home is not None:
-            home = self.projects[pick.home]
-            default = home.default_section
-            if default is not None and default in self._section_index:
-                return Classification(
-                    project=None,
-                    project_reason=pick.reason,
-                    section=default,
-                    section_reason=f"default section of {home.title}, which the text names",
+                    section_reason=(
+                        f"default section of project {project.title}"
+                        if pick.project is not None
+                        else f"default section of {project.title}, which the text names"
+                    ),
                 )
         section, section_reason = self._pick_section(who, hints, pick, doc, about)
         return Classification(
@@ -1449,7 +1447,7 @@ class Classifier:
         names = [self.projects[i].name for i in candidates]
         if model is None or any(n not in model.sections for n in names):
             return None
-        words = model_words(doc.plain)
+        words = doc.model_words
         scores = model.scores(words, names)
         if scores is None:
             return None
