@@ -9,10 +9,10 @@ and the ``> ``-quoted body (without the attached images, which are separate even
 
 The sets (see docs/classification.md): ``dev`` is the reference post and ``data/dev/`` (real
 TWIM posts that were looked at while the rules were designed); ``heldout``, ``blind2`` …
-``blind10`` are ``data/<name>/`` (posts labelled and committed before they were first
-measured, each measured once; blind8 is of 2022, blind9 of 2022-2024, blind10 of 2021);
-``train5`` … ``train9`` are ``data/<name>/`` (posts drawn at random and added to the
-training set unseen; train8 is of 2022). All but blind10 are the training set
+``blind11`` are ``data/<name>/`` (posts labelled and committed before they were first
+measured, each measured once; blind8 is of 2022, blind9 of 2022-2024, blind10 and blind11 of
+2021); ``train5`` … ``train10`` are ``data/<name>/`` (posts drawn at random and added to the
+training set unseen; train8 is of 2022, train10 of 2021). All but blind11 are the training set
 (:data:`TRAINING_SETS`),
 the only posts the learned section words, learned project words and learned reporters are
 counted on. ``--lopo`` measures the training set leaving one post out: each post is scored
@@ -74,12 +74,14 @@ TRAINING_SETS = (
     "blind8",
     "train9",
     "blind9",
+    "blind10",
+    "train10",
 )
 # Every label set (data/<name>/) the bench and the tests score, in the order they were made.
 # A new round's blind sets join LABEL_SETS only when they are measured, at its end: until
 # then nothing scores them, not even a test's assert. They join the training set when the
 # next round starts.
-LABEL_SETS = (*TRAINING_SETS, "blind10")
+LABEL_SETS = TRAINING_SETS
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -411,11 +413,12 @@ def lopo(
 
 def label_sets() -> dict[str, list[Path]]:
     """The labelled sets: ``dev`` (the reference post and ``data/dev/``, seen while the rules
-    were designed); ``heldout``, ``blind2`` … ``blind9`` (``data/<name>/``, each set aside
-    before a round of work and measured once at its end); ``train5`` … ``train9``
+    were designed); ``heldout``, ``blind2`` … ``blind10`` (``data/<name>/``, each set aside
+    before a round of work and measured once at its end); ``train5`` … ``train10``
     (``data/<name>/``, posts added unseen to the training set); all of these are the
-    training set (:data:`TRAINING_SETS`). ``blind10`` (``data/blind10/``, 12 posts of 2021
-    set aside before the "never theirs" round, measured at its end) is not."""
+    training set (:data:`TRAINING_SETS`). The newest blind set, ``blind11`` (12 posts of
+    2021 set aside before the "2021" round), joins :data:`LABEL_SETS` only when it is
+    measured, at the round's end."""
     sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
     sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
     return sets

@@ -2,8 +2,8 @@
 
 The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``):
 ``dev`` (the reference post and ``bench/data/dev/``), ``heldout`` and ``blind2`` …
-``blind9``, which were each measured once before they joined it, and ``train5`` …
-``train9``. The newest blind set (``bench/data/blind10/``) is not in it until the next
+``blind10``, which were each measured once before they joined it, and ``train5`` …
+``train10``. The newest blind set (``bench/data/blind11/``) is not in it until the next
 round starts. Each entry contributes the
 words of its text, links and Matrix ids blanked out exactly as the classifier sees it, under
 its published section.
