@@ -951,24 +951,24 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 FLOORS = [
     # 2022: its Element Android/iOS entries name no variant; the learned project words tell
     ("reference", 19, 19, 19),
-    ("dev", 330, 312, 309),  # in-sample (training set)
+    ("dev", 330, 312, 308),  # in-sample (training set)
     ("heldout", 54, 49, 52),  # in-sample since it joined the training set
     ("blind2", 98, 85, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
-    ("blind4", 87, 78, 83),  # in-sample since it joined the training set (blind: 75 / 70)
-    ("train5", 396, 363, 374),  # in-sample: 32 posts added to the training set unseen
+    ("blind4", 87, 78, 82),  # in-sample since it joined the training set (blind: 75 / 70)
+    ("train5", 396, 363, 372),  # in-sample: 32 posts added to the training set unseen
     ("blind5", 112, 103, 104),  # in-sample since it joined the training set (blind: 99 / 96)
-    ("train6", 367, 333, 344),  # in-sample: 30 posts added to the training set unseen
-    ("blind6", 138, 125, 129),  # in-sample since it joined the training set (blind: 122 / 117)
-    ("train7", 371, 336, 348),  # in-sample: 30 posts added unseen
-    ("train8", 347, 323, 342),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
+    ("train6", 367, 334, 343),  # in-sample: 30 posts added to the training set unseen
+    ("blind6", 138, 125, 128),  # in-sample since it joined the training set (blind: 122 / 117)
+    ("train7", 371, 336, 346),  # in-sample: 30 posts added unseen
+    ("train8", 347, 323, 339),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
     ("blind7", 184, 164, 167),  # in-sample since it joined the training set (blind: 155 / 153)
-    ("blind8", 177, 160, 167),  # in-sample since it joined the training set (blind: 137 / 148)
-    ("train9", 248, 227, 241),  # in-sample: 17 posts added unseen (first look 202 / 224)
-    ("blind9", 290, 263, 277),  # in-sample since it joined the training set (blind: 242 / 248)
+    ("blind8", 177, 159, 166),  # in-sample since it joined the training set (blind: 137 / 148)
+    ("train9", 248, 227, 240),  # in-sample: 17 posts added unseen (first look 202 / 224)
+    ("blind9", 290, 262, 275),  # in-sample since it joined the training set (blind: 242 / 248)
     # in-sample since it joined the training set (blind, 2021: 163 / 152)
     ("blind10", 207, 170, 187),
-    ("train10", 396, 325, 363),  # in-sample: 26 posts of 2021 added unseen (first look 310 / 304)
+    ("train10", 396, 326, 358),  # in-sample: 26 posts of 2021 added unseen (first look 310 / 304)
 ]
 
 
@@ -1236,6 +1236,31 @@ def test_sections_without_hints_use_their_title(twim_config: Config) -> None:
     assert '"Non Chat Clients"' in got.section_reason
 
 
+@pytest.mark.parametrize(
+    ("text", "section", "hint"),
+    [
+        # press coverage and interviews are Matrix in the News, not talks (2021-2025 posts)
+        (
+            "Some media coverage from the summit: an interview in German IT news <https://x.de>",
+            "news",
+            '"media coverage"',
+        ),
+        (
+            "I wrote a blog post on how to host the well-known files with Cloudflare Pages.",
+            "guides",
+            '"how to"',
+        ),
+    ],
+)
+def test_department_words_of_press_and_guides(
+    twim_config: Config, text: str, section: str, hint: str
+) -> None:
+    # the built-in department words alone (no learned words, an unknown sender)
+    got = Classifier(twim_config, section_model=None).classify(text, "@someone:example.org")
+    assert (got.project, got.section) == (None, section), got
+    assert hint in got.section_reason
+
+
 # -- learned section words (twimbot.section_model) ---------------------------------------------
 
 TINY_CORPUS = [
@@ -1388,11 +1413,12 @@ def test_training_set_accuracy_leaving_each_post_out(
     # one project theirs unnamed when nearly all their entries were, 2918 / 2795 with a named
     # family root ("Element") the sender's variant its words say (2914 / 2791 with every
     # sender as @<localpart>:localhost); on 3,874 (2021's blind10 and train10 joined) 3406 /
-    # 3259, the 3,271 of 2022-2026 among them 2921 / 2794
+    # 3259, the 3,271 of 2022-2026 among them 2921 / 2794, and 3406 / 3278 with the weighing
+    # refitted and the press and guide words (3403 / 3274 with localhost senders)
     total, years = bench.lopo(bench.training_files(), twim_config)
     assert total.total == 3874
     assert total.project_ok >= 3406, total
-    assert total.section_ok >= 3259, total
+    assert total.section_ok >= 3278, total
     assert set(years) == {"2021", "2022", "2023", "2024", "2025", "2026"}
 
 
