@@ -81,7 +81,7 @@ TRAINING_SETS = (
 # A new round's blind sets join LABEL_SETS only when they are measured, at its end: until
 # then nothing scores them, not even a test's assert. They join the training set when the
 # next round starts.
-LABEL_SETS = TRAINING_SETS
+LABEL_SETS = (*TRAINING_SETS, "blind11")
 SENDER_MODES = ("as-posted", "localhost")
 
 
@@ -417,8 +417,7 @@ def label_sets() -> dict[str, list[Path]]:
     before a round of work and measured once at its end); ``train5`` … ``train10``
     (``data/<name>/``, posts added unseen to the training set); all of these are the
     training set (:data:`TRAINING_SETS`). The newest blind set, ``blind11`` (12 posts of
-    2021 set aside before the "2021" round), joins :data:`LABEL_SETS` only when it is
-    measured, at the round's end."""
+    2021 set aside before the "2021" round, measured at its end), is not."""
     sets = {name: sorted((DATA / name).glob("*.json")) for name in LABEL_SETS}
     sets["dev"] = sorted(DATA.glob("*.json")) + sets["dev"]  # the reference post is dev's
     return sets
