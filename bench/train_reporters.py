@@ -1,7 +1,7 @@
 """Count the learned reporters (twimbot/data/reporters.json) from the training set.
 
 The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``:
-every label set but the newest blind set, blind11). Every training entry
+every label set, blind11 the last to join). Every training entry
 counts for its sender (entries of departments the config lacks too: they are entries about
 something else); its published project and section count for the sender and, together, for
 the project.

@@ -2,9 +2,9 @@
 
 The training set is the label sets named in ``TRAINING_SETS`` (``bench/classify_accuracy.py``):
 ``dev`` (the reference post and ``bench/data/dev/``), ``heldout`` and ``blind2`` …
-``blind10``, which were each measured once before they joined it, and ``train5`` …
-``train10``. The newest blind set (``bench/data/blind11/``) is not in it until the next
-round starts. Each entry contributes the
+``blind11``, which were each measured once before they joined it, and ``train5`` …
+``train10``. A new blind set stays out of it until it has been measured. Each entry
+contributes the
 words of its text, links and Matrix ids blanked out exactly as the classifier sees it, under
 its published section.
 
