@@ -16,13 +16,14 @@ Recount after adding or correcting labelled training posts, then re-run
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from bench.train_section_model import training_posts, write_or_check
-from twimbot.reporters import DATA_FILE, ReporterCounts
+from twimbot.reporters import DATA_FILE, ReporterCounts, SenderCounts
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
 
@@ -38,10 +39,32 @@ def _post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]
     return tuple(examples(json.loads(post.read_text(encoding="utf-8"))))
 
 
+@cache
+def _whole() -> ReporterCounts:
+    return ReporterCounts.count(e for post in training_posts() for e in _post_examples(post))
+
+
 def train(exclude: Path | None = None) -> ReporterCounts:
-    """The counts of the training set, without the post file ``exclude``."""
-    posts = training_posts(exclude)
-    return ReporterCounts.count(e for post in posts for e in _post_examples(post))
+    """The counts of the training set, without the post file ``exclude``: the whole set is
+    counted once, and leaving a post out takes its entries off its senders' counts (the
+    same counts as counting the other posts anew; leave-one-post-out trains once per
+    post)."""
+    whole = _whole()
+    skip = None if exclude is None else exclude.resolve()
+    if skip is None or skip not in training_posts():
+        return whole
+    senders = dict(whole.senders)
+    for key, less in ReporterCounts.count(_post_examples(skip)).senders.items():
+        counts = senders[key]
+        if counts.entries == less.entries:
+            del senders[key]
+        else:
+            senders[key] = SenderCounts(
+                counts.entries - less.entries,
+                dict(Counter(counts.projects) - Counter(less.projects)),
+                dict(Counter(counts.sections) - Counter(less.sections)),
+            )
+    return ReporterCounts(senders)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

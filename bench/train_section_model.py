@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -30,6 +29,7 @@ from bench.classify_accuracy import training_files
 from twimbot.classify import plain_text
 from twimbot.section_model import (
     DATA_FILE,
+    MIN_DOCS,
     SectionModel,
     WordCounts,
     count_words,
@@ -78,25 +78,45 @@ def _counted(examples: Callable[[Path], Examples]) -> WordCounts:
     return count_words(e for post in training_posts() for e in examples(post))
 
 
+@cache
+def _kept(examples: Callable[[Path], Examples]) -> dict[str, dict[str, int]]:
+    """The whole set's counts per label of the words :class:`SectionModel` keeps (seen in
+    ``MIN_DOCS`` entries or more): filtered once, as leaving a post out changes only that
+    post's words."""
+    docs, per_label, seen = _counted(examples)
+    return {
+        label: {w: n for w, n in words.items() if n > 0 and seen[w] >= MIN_DOCS}
+        for label, words in per_label.items()
+        if docs[label] > 0
+    }
+
+
 def train_without(examples: Callable[[Path], Examples], exclude: Path | None) -> SectionModel:
     """A naive Bayes model of the training set's ``examples`` (per post file), without the
-    post ``exclude``: the whole set is counted once, and leaving a post out subtracts its
-    counts (leave-one-post-out trains once per post; counting anew each time was most of
-    the test suite's time)."""
+    post ``exclude``: the whole set is counted and filtered once, and leaving a post out
+    takes its counts off the words it has (leave-one-post-out trains once per post;
+    counting anew each time was most of the test suite's time). The same model as
+    :meth:`SectionModel.from_counts` of the counts without the post."""
     docs, per_label, seen = _counted(examples)
     skip = None if exclude is None else exclude.resolve()
     if skip is None or skip not in training_posts():
         return SectionModel.from_counts(docs, per_label, seen)
     less_docs, less_per_label, less_seen = count_words(examples(skip))
-    docs = docs - less_docs
-    seen = Counter(seen)
-    seen.subtract(less_seen)
-    changed = {}
+    docs = docs - less_docs  # drops a label the post was the only entry of
+    counts = {label: dict(words) for label, words in _kept(examples).items() if label in docs}
+    for word, n in less_seen.items():
+        if seen[word] - n < MIN_DOCS:
+            for words in counts.values():
+                words.pop(word, None)
     for label, words in less_per_label.items():
-        left = Counter(per_label[label])
-        left.subtract(words)
-        changed[label] = left
-    return SectionModel.from_counts(docs, {**per_label, **changed}, seen)
+        left = counts.get(label)
+        for word, n in words.items():
+            if left is not None and word in left:
+                if left[word] > n:
+                    left[word] -= n
+                else:
+                    del left[word]
+    return SectionModel(docs, counts)
 
 
 def serialise(model: SectionModel) -> str:

@@ -1384,10 +1384,11 @@ def test_shipped_project_words_are_trained_on_the_current_training_set() -> None
 
 def test_leaving_a_post_out_subtracts_exactly_its_counts() -> None:
     # the trainers count the whole set once and subtract the post left out: the same model
-    # as counting the other posts anew, for the section words and the project words
+    # as counting the other posts anew, for the section words, the project words and the
+    # learned reporters
     if str(BENCH.parent) not in sys.path:
         sys.path.insert(0, str(BENCH.parent))
-    from bench import train_project_model, train_section_model
+    from bench import train_project_model, train_reporters, train_section_model
 
     posts = train_section_model.training_posts()
     for trainer in (train_section_model, train_project_model):
@@ -1398,6 +1399,16 @@ def test_leaving_a_post_out_subtracts_exactly_its_counts() -> None:
                 for e in trainer._post_examples(p)
             )
             assert trainer.train(exclude=post).to_json() == SectionModel.from_words(rest).to_json()
+    # and the learned reporters: the same counts as counting the other posts anew
+    for post in (posts[0], posts[len(posts) // 2], posts[-1]):
+        rest_entries = (
+            e
+            for p in train_section_model.training_posts(post)
+            for e in train_reporters._post_examples(p)
+        )
+        recounted = ReporterCounts.count(rest_entries).to_json()
+        assert train_reporters.train(exclude=post).to_json() == recounted
+        assert train_reporters.train(exclude=post).to_json() != train_reporters.train().to_json()
 
 
 def test_training_set_accuracy_leaving_each_post_out(

@@ -100,6 +100,13 @@ class SectionGuess:
         return f"words {shown} are typical of {title} in past posts"
 
 
+# A word must be in MIN_DOCS entries to count (a word only one entry used is that entry's);
+# ALPHA is the naive Bayes smoothing. Both were chosen by leave-one-post-out replay
+# (docs/classification.md).
+MIN_DOCS: Final = 2
+ALPHA: Final = 0.2
+
+
 class SectionModel:
     """Word counts per section, and the naive Bayes scoring over them."""
 
@@ -108,7 +115,7 @@ class SectionModel:
         docs: Mapping[str, int],
         counts: Mapping[str, Mapping[str, int]],
         *,
-        alpha: float = 0.2,
+        alpha: float = ALPHA,
     ) -> None:
         self.sections = tuple(sorted(docs))
         self.alpha = alpha
@@ -142,7 +149,7 @@ class SectionModel:
 
     @classmethod
     def train(
-        cls, examples: Iterable[tuple[str, str]], *, min_docs: int = 2, alpha: float = 0.2
+        cls, examples: Iterable[tuple[str, str]], *, min_docs: int = MIN_DOCS, alpha: float = ALPHA
     ) -> SectionModel:
         """A model from ``(section name, plain text)`` pairs. Words seen in fewer than
         ``min_docs`` entries are left out: a word only one entry used is that entry's."""
@@ -157,8 +164,8 @@ class SectionModel:
         cls,
         examples: Iterable[tuple[str, frozenset[str]]],
         *,
-        min_docs: int = 2,
-        alpha: float = 0.2,
+        min_docs: int = MIN_DOCS,
+        alpha: float = ALPHA,
     ) -> SectionModel:
         """:meth:`train` from ``(section name, model_words(plain text))`` pairs: a trainer
         that trains many times on the same texts splits them into words once."""
@@ -172,8 +179,8 @@ class SectionModel:
         per_section: Mapping[str, Mapping[str, int]],
         seen: Mapping[str, int],
         *,
-        min_docs: int = 2,
-        alpha: float = 0.2,
+        min_docs: int = MIN_DOCS,
+        alpha: float = ALPHA,
     ) -> SectionModel:
         """:meth:`from_words` from its counts: entries per section, entries per section and
         word, and entries per word (a trainer that leaves one post out at a time subtracts
