@@ -1071,7 +1071,7 @@ def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Co
     # Call developer's other project. The project may lose a few: a maubot plugin author's
     # other plugin; in 2021's blind10 (-4) project authors' Status news and final thoughts
     # after an entry of their project, from senders the learned reporters barely know.
-    # Summed over the sets, history gains (+14 projects when measured, sections -4).
+    # Summed over the sets, history gains (+13 projects when last measured, sections -2).
     auto_total = history_total = 0
     for files in bench.label_sets().values():
         labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
