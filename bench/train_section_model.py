@@ -110,8 +110,10 @@ def train_without(examples: Callable[[Path], Examples], exclude: Path | None) ->
                 words.pop(word, None)
     for label, words in less_per_label.items():
         left = counts.get(label)
+        if left is None:  # the post was the label's only entry
+            continue
         for word, n in words.items():
-            if left is not None and word in left:
+            if word in left:
                 if left[word] > n:
                     left[word] -= n
                 else:

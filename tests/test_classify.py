@@ -447,29 +447,28 @@ def test_reporters_variants_told_apart_by_their_past_entries_words() -> None:
 
 def test_a_named_family_root_is_the_senders_variant_its_words_say() -> None:
     # "Element" begins "Element Web/Desktop" and "Element Android", which DANI reports for
-    words = _variant_words()
-    text = "Element now has more cypress tests."
-    got = Classifier(CONFIG, section_model=None, reporters=None, project_model=words).classify(
-        text, DANI
+    classifier = Classifier(
+        CONFIG, section_model=None, reporters=None, project_model=_variant_words()
     )
+    text = "Element now has more cypress tests."
+    got = classifier.classify(text, DANI)
     assert got.project == "element-web"
     assert got.project_reason == (
         'named "Element" (first line); Element Web/Desktop (words "cypress" are typical of its'
         " past entries)"
     )
     # named in passing, by one of its usual reporters
-    got = Classifier(CONFIG, section_model=None, reporters=None, project_model=words).classify(
+    got = classifier.classify(
         "Our cypress tests grew this week.\nThey now cover more of Element.", DANI
     )
     assert got.project == "element-web"
     assert got.project_reason.startswith(f"{DANI} usually reports for Element Web/Desktop (words")
     # the same name from someone who reports for no Element app, or without the words
-    alone = Classifier(CONFIG, section_model=None, reporters=None, project_model=words)
-    assert alone.classify(text, NOBODY).project == "element"
+    assert classifier.classify(text, NOBODY).project == "element"
     plain = Classifier(CONFIG, section_model=None, reporters=None, project_model=None)
     assert plain.classify(text, DANI).project == "element"
     # a variant named in full stays named ("Element Android" does not begin "Element X …")
-    got = alone.classify("Element Android: the rust sdk work continues.", BENOIT)
+    got = classifier.classify("Element Android: the rust sdk work continues.", BENOIT)
     assert got.project == "element-android"
 
 
