@@ -118,6 +118,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final, Literal
 
 from twimbot.config import Config, Project, Section, normalize_key
@@ -424,6 +425,9 @@ class _Term:
     capitalised: bool
 
 
+# A config's names are compiled for every classifier built on it (a reload, a replay that
+# builds one per post): the same names give the same patterns.
+@lru_cache(maxsize=4096)
 def _compile(
     alias: str, *, hint: bool, plural: bool = True
 ) -> tuple[re.Pattern[str], str, bool] | None:
@@ -614,30 +618,7 @@ class _Doc:
 
     @classmethod
     def parse(cls, text: str) -> _Doc:
-        text = _nfc(text)
-        chars = list(text)
-        urls: list[str] = []
-        rooms: list[str] = []
-        for match in _LINK_RE.finditer(text):
-            target = match.group(3).split(maxsplit=1)
-            if target:
-                urls.append(target[0].strip("<>"))
-            if match.group(1):  # an image: its alt text is usually a file name
-                _blank(chars, match.start(), match.end())
-            else:
-                _blank(chars, match.start(), match.start(2))
-                _blank(chars, match.end(2), match.end())
-        plain = "".join(chars)
-        for match in _URL_RE.finditer(plain):
-            urls.append(match.group(0))
-            _blank(chars, match.start(), match.end())
-        plain = "".join(chars)
-        for match in _MXID_RE.finditer(plain):
-            if match.group(0).startswith("#"):
-                rooms.append(match.group(0)[1:].split(":", 1)[0])
-            _blank(chars, match.start(), match.end())
-        plain = "".join(chars)
-
+        plain, urls, rooms = _blank_links(text)
         first, first_line, offset = (0, 0), "", 0
         for line in plain.split("\n"):
             if line.strip():
@@ -670,9 +651,37 @@ class _Doc:
         return any(start <= pos < end for start, end in self.emphasis)
 
 
+def _blank_links(text: str) -> tuple[str, list[str], list[str]]:
+    """The text with link targets, URLs, images and Matrix ids blanked (same length, so
+    positions stay), the link targets and URLs, and the room aliases' local parts."""
+    text = _nfc(text)
+    chars = list(text)
+    urls: list[str] = []
+    rooms: list[str] = []
+    for match in _LINK_RE.finditer(text):
+        target = match.group(3).split(maxsplit=1)
+        if target:
+            urls.append(target[0].strip("<>"))
+        if match.group(1):  # an image: its alt text is usually a file name
+            _blank(chars, match.start(), match.end())
+        else:
+            _blank(chars, match.start(), match.start(2))
+            _blank(chars, match.end(2), match.end())
+    plain = "".join(chars)
+    for match in _URL_RE.finditer(plain):
+        urls.append(match.group(0))
+        _blank(chars, match.start(), match.end())
+    plain = "".join(chars)
+    for match in _MXID_RE.finditer(plain):
+        if match.group(0).startswith("#"):
+            rooms.append(match.group(0)[1:].split(":", 1)[0])
+        _blank(chars, match.start(), match.end())
+    return "".join(chars), urls, rooms
+
+
 def plain_text(text: str) -> str:
     """The text as the rules read it: link targets, URLs, images and Matrix ids blanked."""
-    return _Doc.parse(text).plain
+    return _blank_links(text)[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,16 +133,17 @@ class SectionModel:
         # A word's boosts are worked out when a text first uses it: a model is often built
         # to score a few texts (leave-one-post-out builds one per post).
         self._boosts: dict[str, list[tuple[str, float]]] = {}
+        self._per_section = [(s, self.counts.get(s, {})) for s in self.sections]
 
     def _boost(self, word: str) -> list[tuple[str, float]]:
         """The sections that saw ``word``, each with log((count + alpha) / alpha)."""
         found = self._boosts.get(word)
         if found is None:
-            alpha, counts = self.alpha, self.counts
+            alpha = self.alpha
             found = [
                 (s, math.log((n + alpha) / alpha))
-                for s in self.sections
-                if (n := counts.get(s, {}).get(word))
+                for s, counts in self._per_section
+                if (n := counts.get(word))
             ]
             self._boosts[word] = found
         return found
