@@ -27,6 +27,7 @@ importer (no hints, so sections get the built-in department hints).
 
     python bench/classify_accuracy.py                    # every label set
     python bench/classify_accuracy.py --lopo             # training set, leave one post out
+    python bench/classify_accuracy.py --forward 2022-01-01  # each post by earlier posts only
     python bench/classify_accuracy.py -v LABELS.json     # per-entry table
     python bench/classify_accuracy.py --build POST.md -o LABELS.json
 
@@ -44,6 +45,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,8 @@ from typing import Any
 from twimbot.classify import Classifier
 from twimbot.config import Config, parse_config
 from twimbot.hebbot import convert_hebbot
+from twimbot.reporters import ReporterCounts
+from twimbot.section_model import SectionModel, WordCounts, count_words
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -325,6 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lopo", action="store_true", help="training set, leave one post out, per year and set"
     )
     parser.add_argument(
+        "--forward",
+        metavar="SINCE",
+        help="training set, forward chaining: each post from the date SINCE (YYYY-MM-DD) on"
+        " scored with learned data of earlier posts only",
+    )
+    parser.add_argument(
         "--senders",
         choices=SENDER_MODES,
         default="as-posted",
@@ -347,6 +357,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"config {args.config.name}: {len(config.sections)} sections, "
         f"{len(config.projects)} projects"
     )
+    if args.forward:
+        print(
+            f"\ntraining set, forward chaining from {args.forward} (learned data counted on"
+            f" earlier posts only), senders {args.senders}:"
+        )
+        ahead, per_year = forward(training_files(), config, args.forward, args.senders)
+        for year, score in per_year.items():
+            print(score.line(year))
+        print(ahead.line("all"))
+        return 0
     if args.lopo:
         sets = label_sets()
         print(
@@ -411,6 +431,61 @@ def lopo(
         key = year.group(1) if year else "?"
         total, years[key] = total + score, years.get(key, Score(0, 0, 0, 0)) + score
     return total, dict(sorted(years.items()))
+
+
+def post_date(post: Path) -> str:
+    """The publication date of a post file (``2024-06-14-twim.json``,
+    ``twim-2022-10-28.json``), as ``YYYY-MM-DD``."""
+    found = re.search(r"20\d\d-\d\d-\d\d", post.name)
+    if found is None:
+        raise ValueError(f"{post.name}: no date in the file name")
+    return found.group(0)
+
+
+def forward(
+    files: Sequence[Path], config: Config, since: str, senders: str = "as-posted"
+) -> tuple[Score, dict[str, Score]]:
+    """Forward chaining, the way a bot meets new weeks: each post of ``files`` dated ``since``
+    or later is classified with learned section words, learned reporters and learned project
+    words counted only on the posts of ``files`` published before it (posts of one date are
+    scored before any of them is counted). Harder than leaving one post out: the later posts
+    a post's senders and projects appear in are unknown to it, as they are to a running bot.
+    Returns the total and the scores per year."""
+    if str(HERE.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent))
+    from bench import train_project_model, train_reporters, train_section_model
+
+    by_date: dict[str, list[Path]] = {}
+    for f in files:
+        by_date.setdefault(post_date(f), []).append(f)
+    section_words, project_words = count_words(()), count_words(())
+    reported: list[tuple[str, str | None, str | None]] = []
+    total = Score(0, 0, 0, 0)
+    years: dict[str, Score] = {}
+    for day in sorted(by_date):
+        if day >= since:
+            classifier = Classifier(
+                config,
+                section_model=SectionModel.from_counts(*section_words),
+                reporters=ReporterCounts.count(reported),
+                project_model=SectionModel.from_counts(*project_words),
+            )
+            for f in by_date[day]:
+                entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
+                score = evaluate(entries, config, classifier=classifier)
+                total, years[day[:4]] = total + score, years.get(day[:4], Score(0, 0, 0, 0)) + score
+        for f in by_date[day]:
+            _add_counts(section_words, count_words(train_section_model.post_examples(f)))
+            _add_counts(project_words, count_words(train_project_model.post_examples(f)))
+            reported += train_reporters.post_examples(f)
+    return total, dict(sorted(years.items()))
+
+
+def _add_counts(into: WordCounts, more: WordCounts) -> None:
+    into[0].update(more[0])
+    for label, words in more[1].items():
+        into[1].setdefault(label, Counter()).update(words)
+    into[2].update(more[2])
 
 
 def label_sets() -> dict[str, list[Path]]:

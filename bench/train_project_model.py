@@ -29,7 +29,8 @@ OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / PROJECT_D
 
 
 @cache
-def _post_examples(post: Path) -> Examples:
+def post_examples(post: Path) -> Examples:
+    """``(project, words)`` of each entry of one post file published under a project."""
     # leave-one-post-out trains once per post of the set: each post's words are split once
     entries = json.loads(post.read_text(encoding="utf-8"))
     return tuple(
@@ -41,7 +42,7 @@ def _post_examples(post: Path) -> Examples:
 
 def train(exclude: Path | None = None) -> SectionModel:
     """The learned project words of the training set, without the post file ``exclude``."""
-    return train_without(_post_examples, exclude)
+    return train_without(post_examples, exclude)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,14 +34,15 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, s
 
 
 @cache
-def _post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]:
+def post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]:
+    """:func:`examples` of one post file."""
     # leave-one-post-out counts once per post of the set: each post file is read once
     return tuple(examples(json.loads(post.read_text(encoding="utf-8"))))
 
 
 @cache
 def _whole() -> ReporterCounts:
-    return ReporterCounts.count(e for post in training_posts() for e in _post_examples(post))
+    return ReporterCounts.count(e for post in training_posts() for e in post_examples(post))
 
 
 def train(exclude: Path | None = None) -> ReporterCounts:
@@ -54,7 +55,7 @@ def train(exclude: Path | None = None) -> ReporterCounts:
     if skip is None or skip not in training_posts():
         return whole
     senders = dict(whole.senders)
-    for key, less in ReporterCounts.count(_post_examples(skip)).senders.items():
+    for key, less in ReporterCounts.count(post_examples(skip)).senders.items():
         counts = senders[key]
         if counts.entries == less.entries:
             del senders[key]

@@ -60,7 +60,8 @@ Examples = tuple[tuple[str, frozenset[str]], ...]
 
 
 @cache
-def _post_examples(post: Path) -> Examples:
+def post_examples(post: Path) -> Examples:
+    """``(section, words)`` of each scored entry of one post file."""
     # Blanking links and ids, and splitting into words, is most of training's cost;
     # leave-one-post-out trains once per post of the set, each time on the same texts, so
     # each post's are prepared once.
@@ -70,7 +71,7 @@ def _post_examples(post: Path) -> Examples:
 
 def train(exclude: Path | None = None) -> SectionModel:
     """The learned words of the training set, without the post file ``exclude``."""
-    return train_without(_post_examples, exclude)
+    return train_without(post_examples, exclude)
 
 
 @cache
