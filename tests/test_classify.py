@@ -1156,6 +1156,25 @@ def test_tricky_real_cases(
     assert (got.project, got.section) == (project, section), got
 
 
+def test_a_project_set_aside_is_never_said_to_be_unnamed(twim_config: Config) -> None:
+    # the reason tells an editor why a project the text names was not chosen: as the source
+    # of the sender's department news, or in passing (it said "does not name it" before)
+    classifier = Classifier(twim_config)
+    stats = classifier.classify(STATS_TEXT, AINE)
+    assert stats.project is None
+    assert "does not name it" not in stats.project_reason
+    assert "names it only as a source of Matrix Federation Stats 📊 news" in stats.project_reason
+    talks = classifier.classify(
+        "The CfP is open until June 8th! Submit your talk or workshop idea now!\n\n"
+        "The Events Working Group is organising the Matrix Conference; join the Events WG!",
+        "@kim:sosnowkadub.de",
+    )
+    assert talks.project is None
+    assert "does not name it" not in talks.project_reason
+    assert "the text names it only" in talks.project_reason
+    # (a text that names none: test_usual_reporter_text_names_nothing_is_not_their_project)
+
+
 @pytest.mark.parametrize(
     ("text", "sender", "not_section"),
     [

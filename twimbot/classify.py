@@ -1323,11 +1323,25 @@ class Classifier:
                 and self._conflict(habit, pull) is None
             ):
                 return _Pick(habit, self._habit_reason(sender))
-            return _Pick(None, f"{reason}, but the text does not name it", (chosen,), named=False)
+            unnamed = self._unnamed(chosen, evidence, pull, topic)
+            return _Pick(None, f"{reason}, but {unnamed}", (chosen,), named=False)
         conflict = None if chosen in mentioned else self._conflict(chosen, pull)
         if conflict is not None:
-            return _Pick(None, f"{reason}, but the text does not name it and {conflict}")
+            unnamed = self._unnamed(chosen, evidence, pull, topic)
+            return _Pick(None, f"{reason}, but {unnamed} and {conflict}")
         return _Pick(chosen, reason)
+
+    def _unnamed(
+        self, project: int, evidence: dict[int, _Evidence], pull: _Pull | None, topic: str | None
+    ) -> str:
+        """How the text leaves out one of the sender's projects: an editor reading "does not
+        name it" under a text that names it would rightly distrust the reason."""
+        found = evidence.get(project)
+        if found is None:
+            return "the text does not name it"
+        if pull is not None and self._named_as_source(project, found, pull, topic):
+            return f"the text names it only as a source of {self._stitle(pull.section)} news"
+        return "the text names it only in passing"
 
     def _named_as_source(
         self, project: int, evidence: _Evidence, pull: _Pull | None, topic: str | None
