@@ -7,6 +7,8 @@ import importlib.util
 import json
 import sys
 import unicodedata
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -926,6 +928,23 @@ def twim_config(bench: ModuleType) -> Config:
     return config
 
 
+@pytest.fixture(scope="module")
+def set_score(bench: ModuleType, twim_config: Config) -> Callable[..., Any]:
+    """A label set's score in a history and sender mode, classified once per test module:
+    the floors and the editor-history test both need every set in auto mode."""
+
+    @cache  # keyed by the arguments as given: always pass all three
+    def score(name: str, history: str, senders: str) -> Any:
+        if name == "reference":
+            files = [BENCH / "data" / "twim-2022-10-28.json"]
+        else:
+            files = bench.label_sets()[name]
+        labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
+        return bench.evaluate(bench.with_senders(labels, senders), twim_config, history)
+
+    return score
+
+
 def test_real_twim_config_loads(twim_config: Config) -> None:
     assert len(twim_config.sections) == 33
     assert len(twim_config.projects) == 132
@@ -976,20 +995,14 @@ FLOORS = [
 @pytest.mark.parametrize("senders", ["as-posted", "localhost"])
 @pytest.mark.parametrize(("name", "total", "project_floor", "section_floor"), FLOORS)
 def test_accuracy_floor(
-    bench: ModuleType,
-    twim_config: Config,
+    set_score: Callable[..., Any],
     name: str,
     total: int,
     project_floor: int,
     section_floor: int,
     senders: str,
 ) -> None:
-    if name == "reference":
-        files = [BENCH / "data" / "twim-2022-10-28.json"]
-    else:
-        files = bench.label_sets()[name]
-    labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
-    score = bench.evaluate(bench.with_senders(labels, senders), twim_config, "none")
+    score = set_score(name, "none", senders)
     assert score.total == total
     assert score.project_ok >= project_floor, score
     assert score.section_ok >= section_floor, score
@@ -1062,7 +1075,9 @@ def test_editor_history_among_one_familys_projects_follows_their_words() -> None
     assert got.project == "element-android"
 
 
-def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Config) -> None:
+def test_editor_history_never_lowers_accuracy(
+    bench: ModuleType, set_score: Callable[..., Any]
+) -> None:
     # an editor's earlier choices for a sender (the sequential replay) help overall. The
     # section alone may lose an entry or two where an editor's earlier project does not apply
     # to the next entry, which names it in passing: a Matrix Dart SDK demo under Interesting
@@ -1072,10 +1087,9 @@ def test_editor_history_never_lowers_accuracy(bench: ModuleType, twim_config: Co
     # after an entry of their project, from senders the learned reporters barely know.
     # Summed over the sets, history gains (+13 projects when last measured, sections -2).
     auto_total = history_total = 0
-    for files in bench.label_sets().values():
-        labels = [e for f in files for e in json.loads(f.read_text(encoding="utf-8"))]
-        auto_mode = bench.evaluate(labels, twim_config, "none")
-        with_history = bench.evaluate(labels, twim_config, "sequential")
+    for name in bench.label_sets():
+        auto_mode = set_score(name, "none", "as-posted")
+        with_history = set_score(name, "sequential", "as-posted")
         assert with_history.project_ok >= auto_mode.project_ok - 4
         assert with_history.both_ok >= auto_mode.both_ok - 1
         assert with_history.section_ok >= auto_mode.section_ok - 2
