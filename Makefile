@@ -23,7 +23,16 @@ test: $(STAMP)
 	$(BIN)/ruff check twimbot tests bench
 	$(BIN)/ruff format --check twimbot tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	@# Two pytest processes at once: the tests that run a homeserver, in order, and the
+	@# pure-logic ones beside them (about 3.5 min instead of 5 on two cores). The pure
+	@# run's report follows the homeserver run's; either failing fails the target.
+	@$(BIN)/pytest -m "not homeserver" > .pytest-pure.log 2>&1 & pure=$$!; \
+	$(BIN)/pytest -m homeserver; served=$$?; \
+	wait $$pure; logic=$$?; \
+	echo; echo "== pure-logic tests (pytest -m 'not homeserver') =="; cat .pytest-pure.log; \
+	rm -f .pytest-pure.log; \
+	echo "homeserver tests: exit $$served; pure-logic tests: exit $$logic"; \
+	test $$served -eq 0 && test $$logic -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check twimbot tests bench

@@ -10,7 +10,11 @@
   :class:`twimbot.actor.Actor` (its sync position is "now"), closed after the test.
 
 Tests that use ``synapse`` get the ``synapse`` marker automatically: ``pytest -m "not synapse"``
-runs only the pure-logic tests. Bot fixtures belong in their own modules, not here.
+runs only the pure-logic tests. They and the demo's tests (which start a Synapse of their own)
+also get ``homeserver``: ``make test`` runs ``-m homeserver`` and ``-m "not homeserver"`` as
+two pytest processes at once (the pure-logic tests need no server and one core; the
+homeserver ones wait on the server most of the time). Bot fixtures belong in their own
+modules, not here.
 """
 
 from __future__ import annotations
@@ -35,10 +39,20 @@ _localparts = itertools.count(1)
 _run_tag = secrets.token_hex(2)
 
 
+# Modules whose tests start a homeserver of their own (the demo's).
+_OWN_HOMESERVER = frozenset({"test_demo"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "synapse" in getattr(item, "fixturenames", ()):
+        uses_synapse = "synapse" in getattr(item, "fixturenames", ())
+        if uses_synapse:
             item.add_marker(pytest.mark.synapse)
+        # `make test` runs the tests that run a homeserver in one pytest process, in order
+        # (one Synapse at a time, the session's started once), and the others beside it
+        module = getattr(item, "module", None)
+        if uses_synapse or getattr(module, "__name__", "").rsplit(".", 1)[-1] in _OWN_HOMESERVER:
+            item.add_marker(pytest.mark.homeserver)
 
 
 @pytest.fixture(scope="session")
