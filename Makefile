@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check twimbot tests bench
 	$(BIN)/mypy
 	@# Two pytest processes at once: the tests that run a homeserver, in order, and the
-	@# pure-logic ones beside them (about 3.5 min instead of 5 on two cores). The pure
+	@# pure-logic ones beside them (4 min instead of 6 on a slow run of two cores). The pure
 	@# run's report follows the homeserver run's; either failing fails the target.
 	@$(BIN)/pytest -m "not homeserver" > .pytest-pure.log 2>&1 & pure=$$!; \
 	$(BIN)/pytest -m homeserver; served=$$?; \

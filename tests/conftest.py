@@ -12,9 +12,8 @@
 Tests that use ``synapse`` get the ``synapse`` marker automatically: ``pytest -m "not synapse"``
 runs only the pure-logic tests. They and the demo's tests (which start a Synapse of their own)
 also get ``homeserver``: ``make test`` runs ``-m homeserver`` and ``-m "not homeserver"`` as
-two pytest processes at once (the pure-logic tests need no server and one core; the
-homeserver ones wait on the server most of the time). Bot fixtures belong in their own
-modules, not here.
+two pytest processes at once (each keeps about one core busy, so on two cores the pure-logic
+tests add almost nothing to the time). Bot fixtures belong in their own modules, not here.
 """
 
 from __future__ import annotations
