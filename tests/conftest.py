@@ -49,8 +49,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.synapse)
         # `make test` runs the tests that run a homeserver in one pytest process, in order
         # (one Synapse at a time, the session's started once), and the others beside it
-        module = getattr(item, "module", None)
-        if uses_synapse or getattr(module, "__name__", "").rsplit(".", 1)[-1] in _OWN_HOMESERVER:
+        if uses_synapse or item.path.stem in _OWN_HOMESERVER:
             item.add_marker(pytest.mark.homeserver)
 
 
