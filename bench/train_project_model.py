@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from bench.train_section_model import Examples, serialise, train_without, write_or_check
-from twimbot.classify import plain_text
+from twimbot.names import plain_text
 from twimbot.section_model import PROJECT_DATA_FILE, SectionModel, model_words
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / PROJECT_DATA_FILE

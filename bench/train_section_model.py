@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.classify_accuracy import training_files
-from twimbot.classify import plain_text
+from twimbot.names import plain_text
 from twimbot.section_model import (
     DATA_FILE,
     MIN_DOCS,

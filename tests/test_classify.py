@@ -23,14 +23,10 @@ from twimbot.classify import (
     Classifier,
     classifier_for,
     classify,
-    find_project,
-    find_section,
-    is_notice_key,
-    match_name,
-    reaction_target,
     resolve,
 )
 from twimbot.config import Config, Project, Section
+from twimbot.lookup import find_project, find_section, is_notice_key, match_name, reaction_target
 from twimbot.model import Classification, Source
 from twimbot.reporters import ReporterCounts, default_counts
 from twimbot.section_model import (

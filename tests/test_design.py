@@ -21,7 +21,7 @@ from twimbot import classify, ingest, render, sanitize
 from twimbot.ingest import BotIdentity, RoomRoles
 
 PACKAGE = Path(__file__).resolve().parent.parent / "twimbot"
-PURE = ["classify", "render", "ingest", "sanitize", "template_env"]
+PURE = ["classify", "names", "hints", "lookup", "render", "ingest", "sanitize", "template_env"]
 
 # Modules whose import means I/O (network, files, databases, processes) or the bot's own I/O.
 IO_MODULES = {

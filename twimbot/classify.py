@@ -115,14 +115,15 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Final, Literal
 
-from twimbot.config import Config, Project, Section, normalize_key
+from twimbot import names
+from twimbot.config import Config, Project, Section
+from twimbot.hints import DEFAULT_HINTS, NEUTRAL_HINTS, title_hints
 from twimbot.model import Assignment, Choice, Classification, Source
+from twimbot.names import Doc, Evidence
 from twimbot.reporters import (
     Habit,
     ReporterCounts,
@@ -136,99 +137,12 @@ from twimbot.section_model import (
     SectionModel,
     default_model,
     default_project_model,
-    model_words,
 )
 
-__all__ = [
-    "DEFAULT_HINTS",
-    "Classifier",
-    "classifier_for",
-    "classify",
-    "find_project",
-    "find_section",
-    "is_notice_key",
-    "match_name",
-    "plain_text",
-    "reaction_target",
-    "resolve",
-]
+__all__ = ["Classifier", "classifier_for", "classify", "resolve"]
 
 
-def _hints(words: str) -> tuple[str, ...]:
-    return tuple(words.split("|"))
-
-
-# Department words of the TWIM posts, keyed by the hebbot TWIM section names. They only
-# decide entries that no project claims: spec updates, talks, projects the config lacks.
-DEFAULT_HINTS: Final[Mapping[str, tuple[str, ...]]] = {
-    "spec": _hints(
-        "spec|specification|spec update|Matrix Spec Change|MSC|MSCs|Spec Core Team|SCT|FCP"
-        "|final comment period|IETF|MIMI"
-    ),
-    "talks": _hints(
-        "talk|meetup|meet-up|conference|FOSDEM|presentation|slides|keynote|workshop|devroom"
-        "|lightning talk|speaker|webinar|livestream|podcast|booth|Matrix Conference"
-    ),
-    "wgs": _hints("working group|WG"),
-    "status": _hints(
-        "Foundation|Governing Board|Guardians|annual report|membership|Silver member|Gold member"
-        "|Platinum member|Associate member|Managing Director|post-mortem|postmortem|outage"
-    ),
-    "elections": _hints("election|candidate|ballot|voting|nomination"),
-    "social": _hints("social good|nonprofit|non-profit|NGO|charity|humanitarian"),
-    "tns": _hints(
-        "Trust & Safety|Trust and Safety|T&S|moderation|moderator|abuse|spam|policy list"
-        "|ban list|CSAM"
-    ),
-    "gsoc": _hints(
-        "GSoC|Google Summer of Code|Outreachy|research|thesis|student|PhD|academic|academia"
-        "|university"
-    ),
-    "p2p": _hints("P2P|peer-to-peer|mesh network"),
-    "servers": _hints("homeserver implementation|server implementation|federation"),
-    "homeserver-deployment": _hints(
-        "Helm|Helm chart|Kubernetes|k8s|docker-compose|Ansible|playbook|deployment"
-    ),
-    "bridges": _hints(
-        "bridge|bridging|bridged|puppeting|appservice|IRC|XMPP|Telegram|WhatsApp|Discord|Slack"
-    ),
-    "clients": _hints(
-        "client|app|Android|iOS|desktop|macOS|Flatpak|F-Droid|App Store|Play Store|TestFlight"
-        "|messenger|UI|UX|room list|user interface|dark mode|accessibility|screen reader"
-    ),
-    "widgets": _hints("widget"),
-    "voip": _hints("VoIP|video call|voice call|group call|WebRTC|LiveKit|MatrixRTC|Jitsi"),
-    "encryption": _hints(
-        "encryption|E2EE|end-to-end|cross-signing|Olm|Megolm|MLS|key backup|cryptography"
-        "|decrypt|decryption|unable to decrypt|UTD"
-    ),
-    "sdks": _hints("SDK|library|framework|bindings|crate|npm|PyPI"),
-    "ops": _hints("monitoring|Prometheus|Grafana|admin tool|administration|sysadmin"),
-    "services": _hints("hosting|managed hosting|hosted|provider"),
-    "iot": _hints("IoT|Internet of Things|Home Assistant|sensor|smart home|MQTT"),
-    "bots": _hints("bot|chatbot|maubot"),
-    "eventvideos": _hints("recording|YouTube|PeerTube"),
-    "projects": _hints("project|side project|prototype|proof of concept|fork|forked|plugin"),
-    "build": _hints("built on Matrix|built with Matrix|powered by Matrix"),
-    "guides": _hints(
-        "guide|tutorial|howto|how to|walkthrough|step-by-step|step by step|documentation|blog post"
-    ),
-    "hackathons": _hints("hackathon|hackfest|game jam"),
-    "jobs": _hints("hiring|job opening|job offer|vacancy"),
-    "news": _hints(
-        "in the news|in the press|press|press coverage|media coverage|coverage|covered|covers"
-        "|article|press release|journalist|newspaper|magazine|interview|radio"
-    ),
-    "room-of-the-week": _hints("room of the week"),
-    "stats": _hints("federation stats|statistics|stats"),
-    "thoughts": _hints("final thoughts"),
-}
-
-# Words that contain a department word but say nothing of the department: self-hosting is
-# what a project offers, not news of a hosting service. They take their span from the hints.
-NEUTRAL_HINTS: Final = _hints("self-hosting|self-hosted|self-host|selfhosted|selfhosting")
-
-# Project scores (see _Evidence.score). CLEAR: named in the first line, in bold, twice, or
+# Project scores (see Evidence.score). CLEAR: named in the first line, in bold, twice, or
 # linked. PROMINENT: what a section's usual reporter needs to file under a project.
 CLEAR: Final = 2.0
 PROMINENT: Final = 5.0
@@ -315,507 +229,11 @@ HABIT_PSEUDO: Final = 0.5
 HABIT_SPREAD: Final = 10
 # A name word that this many projects share ("matrix", "element", "sdk") tells none apart.
 _COMMON_WORD_PROJECTS: Final = 4
-# Only the start of a long first line (Element sends a paragraph as one line) counts as first.
-_FIRST_LINE_CHARS: Final = 200
-_MENTION_CAP: Final = 3.0
 # What may precede a name that opens a line: list bullets, emphasis, quote and heading marks.
 _MARKUP: Final = " \t*_#>-+[(\"'“‘"
-
-_SEP = r"[\s_\-]"
-_SEP_RUN_RE = re.compile(rf"{_SEP}+")
-_WORD_RUN_RE = re.compile(r"[^\W_]+")
-_COMPOUND_RE = re.compile(r"[^\W_]+(?:[-_][^\W_]+)*")
-_PIECE_RE = re.compile(rf"[^\W_]+|{_SEP}+|.", re.S)
-# A Markdown link or image: [text](target "title"). Brackets and parentheses are excluded
-# inside so that every scan stops at the next one: linear time on any input.
-_LINK_RE = re.compile(r"(!?)\[([^\[\]\n]*)\]\(([^()\[\]\n]*)\)")
-_URL_RE = re.compile(r"(?<![\w/])(?:(?:https?|mxc)://|www\.)[^\s<>\[\]\"'`]*[^\s<>\[\]\"'`.,;:!?)]")
-# User ids, room ids and aliases: a localpart is not a mention of anything.
-_MXID_RE = re.compile(r"(?<![\w/])[@#!][^\s:@#!/]+:[A-Za-z0-9.\-]+(?::\d+)?")
-# Bounded: a name in bold is short, and unbounded lazy spans are quadratic on "__a __a …".
-_BOLD_RE = re.compile(r"\*\*(?=\S)(.{1,200}?)(?<=\S)\*\*|__(?=\S)(.{1,200}?)(?<=\S)__")
-_HEADING_RE = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.M)
-_DERIVED_RE = re.compile(r"[-_][^\W_]")
 _TAG_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _TAG_BOLD_RE = re.compile(r"^(\*\*|__)(.+?)\1")
 _TAG_COLON_RE = re.compile(r"^([^:\n]{2,60}?)[ \t]*:(?:[ \t]|$)")
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def _key(text: str) -> str:
-    """Normalised form of a name: case-folded, separators (space, ``-``, ``_``) as one space."""
-    return _SEP_RUN_RE.sub(" ", _nfc(text).casefold()).strip()
-
-
-def _loose(text: str) -> str:
-    """Letters and digits only, case-folded: ``Dept of Spec 📜`` → ``deptofspec``."""
-    return "".join(_WORD_RUN_RE.findall(_nfc(text).casefold()))
-
-
-# Words that tell no project apart ("Watch The Matrix" is not named by "the").
-_STOP_WORDS: Final = frozenset(
-    ["a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"]
-)
-
-
-def _name_words(text: str, *, compounds: bool = True) -> set[str]:
-    """Words of a name for telling projects apart: its parts, and its whole compounds."""
-    out: set[str] = set()
-    for match in _COMPOUND_RE.finditer(_nfc(text).casefold()):
-        if compounds:
-            out.add(match.group(0))
-        out.update(_WORD_RUN_RE.findall(match.group(0)))
-    return out - _STOP_WORDS
-
-
-def _capital_words(project: Project) -> frozenset[str]:
-    """The head word of a capitalised many-word title ("Watch" of "Watch The Matrix"): a
-    proper name, so only a capitalised occurrence in a text names it ("watch these tests
-    run" does not). Later words are qualifiers that texts write in lowercase too ("the
-    desktop version" does say Element Web/Desktop)."""
-    heads: set[str] = set()
-    lower: set[str] = set()
-    for label in (project.title, *project.aliases):
-        words = _WORD_RUN_RE.findall(_nfc(label))
-        if len(words) > 1 and any(ch.isupper() for ch in words[0]):
-            heads.add(words[0].casefold())
-        lower.update(w.casefold() for w in words if w.islower())
-    return frozenset(heads - lower)
-
-
-def _text_words(folded: str) -> frozenset[str]:
-    """Words of a text: standalone words and whole compounds, never a compound's parts.
-
-    "mautrix-signal" does not say "mautrix" the way "mautrix-whatsapp" would need it to.
-    """
-    return frozenset(m.group(0) for m in _COMPOUND_RE.finditer(folded))
-
-
-def _word_starts(plain: str) -> dict[str, list[int]]:
-    """Where each word starts, also under its form without a plural ``s`` or trailing digits
-    ("Charts", "MSC3916"), so that a name is only tried where it can match."""
-    out: dict[str, list[int]] = {}
-    for match in _WORD_RUN_RE.finditer(plain):
-        word = match.group(0).casefold()
-        forms = {word, word.rstrip("0123456789")}
-        if word.endswith("s"):
-            forms.add(word[:-1])
-        for form in forms:
-            out.setdefault(form, []).append(match.start())
-    return out
-
-
-# -- compiled names ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """One name (or hint) as a compiled, injection-safe pattern."""
-
-    label: str
-    pattern: re.Pattern[str]
-    # The name's first word when the name starts with one: matches can only start where the
-    # text has it. Else (``< polycule >``) its longest word, which the text must contain.
-    probe: str
-    anchored: bool
-    targets: tuple[int, ...]  # project (or section) indexes the name stands for
-    capitalised: bool
-
-
-# A config's names are compiled for every classifier built on it (a reload, a replay that
-# builds one per post): the same names give the same patterns.
-@lru_cache(maxsize=4096)
-def _compile(
-    alias: str, *, hint: bool, plural: bool = True
-) -> tuple[re.Pattern[str], str, bool] | None:
-    alias = _nfc(alias).strip()
-    words = _WORD_RUN_RE.findall(alias.casefold())
-    if len(alias) < 2 or not words:
-        return None
-    pieces = _PIECE_RE.findall(alias)
-    out: list[str] = []
-    for i, piece in enumerate(pieces):
-        if _SEP_RUN_RE.fullmatch(piece):
-            # "matrix-rust-sdk" also reads "Matrix Rust SDK"; next to punctuation the space
-            # is optional ("< polycule >", "<polycule>").
-            between_words = (
-                0 < i < len(pieces) - 1
-                and pieces[i - 1][:1].isalnum()
-                and pieces[i + 1][:1].isalnum()
-            )
-            out.append(f"{_SEP}{{1,8}}" if between_words else f"{_SEP}{{0,8}}")
-        else:
-            out.append(re.escape(piece))
-    # Inside a word, a domain, a path or a Matrix id a name is not a mention; hyphenated
-    # compounds ("matrix-synapse", "conduit-next") are, unless a longer name covers them.
-    left = r"(?<!\w)(?<!\w[./:@#])" if alias[0].isalnum() else ""
-    right = ""
-    if alias[-1].isalnum():
-        suffix = ""
-        if plural and alias[-1].isalpha() and len(alias) >= 3 and not alias.endswith("s"):
-            suffix = "s?"  # "my Helm Charts", "bridges"
-        if hint:
-            suffix += r"\d*"  # "MSC3916"
-        right = suffix + r"(?!\w)(?![./:@]\w)"
-    # Short names and acronyms ("MAS", "emm", "SDK") must match their case, or they would
-    # match ordinary words.
-    exact = len(alias) <= 3 or (alias.isupper() and len(alias) <= 5)
-    pattern = re.compile(left + "".join(out) + right, 0 if exact else re.IGNORECASE)
-    anchored = alias[0].isalnum()
-    return pattern, words[0] if anchored else max(words, key=len), anchored
-
-
-def _build_terms(
-    named: Iterable[tuple[str, Sequence[int]]], *, hint: bool, plural: bool = True
-) -> list[_Term]:
-    """One term per distinct normalised name; a name several items share targets them all."""
-    labels: dict[str, str] = {}
-    targets: dict[str, list[int]] = {}
-    capitals: dict[str, bool] = {}
-    for alias, idxs in named:
-        key = _key(alias)
-        if not key:
-            continue
-        labels.setdefault(key, _nfc(alias).strip())
-        bucket = targets.setdefault(key, [])
-        bucket.extend(i for i in idxs if i not in bucket)
-        capitals[key] = capitals.get(key, False) or any(ch.isupper() for ch in alias)
-    terms: list[_Term] = []
-    for key, label in labels.items():
-        compiled = _compile(label, hint=hint, plural=plural)
-        if compiled is not None:
-            pattern, probe, anchored = compiled
-            terms.append(_Term(label, pattern, probe, anchored, tuple(targets[key]), capitals[key]))
-    return terms
-
-
-def _slash_variants(title: str) -> list[str]:
-    """``Element Web/Desktop`` → ``Element Web``, ``Element Desktop``."""
-    words = title.split()
-    if not words or "/" not in words[-1]:
-        return []
-    head = " ".join(words[:-1])
-    return [f"{head} {alt}".strip() for alt in words[-1].split("/") if alt]
-
-
-_DEPT_RE = re.compile(r"^\W*(?:(?:dept|department)\.?\s+of\s+)?(?:the\s+)?", re.IGNORECASE)
-
-
-def _title_hints(title: str) -> tuple[str, ...]:
-    """A section's title as its hint when nothing else is known: "Dept of Non Chat Clients 🎛️"
-    → "Non Chat Clients". Only the whole phrase, since single title words ("Room", "Week",
-    "Good") are ordinary words."""
-    words = _WORD_RUN_RE.findall(_DEPT_RE.sub("", _nfc(title)))
-    phrase = " ".join(words)
-    return (phrase,) if len(words) > 1 or len(phrase) >= 3 else ()
-
-
-def _project_aliases(project: Project) -> list[str]:
-    return [project.name, project.title, *project.aliases, *_slash_variants(project.title)]
-
-
-_GENERIC_PREFIX_RE = re.compile(r"^matrix[\s_\-]+(?=\S)", re.IGNORECASE)
-_SHORT_NAME: Final = 4
-
-
-def _short_names(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
-    """Names without the generic word "matrix" they start with: "Hookshot" of
-    "matrix-hookshot", "Dart SDK" of "Matrix Dart SDK".
-
-    Contributors drop the prefix when they write about their own project. The short form is
-    written capitalised ("Hookshot") so that, like any capitalised name, an all-lowercase
-    occurrence ("a commit", "highlight") only counts half and alone never makes a project
-    clear. Short forms that another project's name already is, or that several projects
-    share, or that have fewer than four letters, are left out.
-    """
-    found: dict[str, set[int]] = {}
-    shown: dict[str, str] = {}
-    for i, project in enumerate(projects):
-        for label in (project.name, project.title):
-            rest = _GENERIC_PREFIX_RE.sub("", _nfc(label).strip(), count=1)
-            if rest == label.strip() or len(_loose(rest)) < _SHORT_NAME:
-                continue
-            key = _key(rest)
-            if key in exact:
-                continue
-            found.setdefault(key, set()).add(i)
-            if key not in shown or rest[:1].isupper():
-                shown[key] = rest[:1].upper() + rest[1:]
-    return {shown[k]: sorted(v) for k, v in found.items() if len(v) == 1}
-
-
-def _extension_prefixes(projects: Sequence[Project], exact: set[str]) -> dict[str, list[int]]:
-    """Partial titles that extend another project's title: "Element X" of "Element X iOS".
-
-    Without them "Element X" would read as a mention of "Element"; with them it is an
-    (ambiguous) mention of every project whose title starts so.
-    """
-    titles = {_key(p.title) for p in projects} | {_key(p.name) for p in projects}
-    out: dict[str, list[int]] = {}
-    for i, project in enumerate(projects):
-        words = project.title.split()
-        for k in range(2, len(words)):
-            if not any(_key(" ".join(words[:j])) in titles for j in range(1, k)):
-                continue
-            prefix = " ".join(words[:k])
-            if _key(prefix) not in exact:
-                out.setdefault(prefix, []).append(i)
-    return out
-
-
-def _site_key(url: str) -> str | None:
-    """``https://www.Example.org/a/`` → ``example.org/a``; None for non-web targets."""
-    low = url.strip().strip("<>").casefold()
-    match = re.match(r"^(?:https?:)?//(.+)$", low)
-    if match:
-        low = match.group(1)
-    elif not low.startswith("www."):
-        return None
-    low = re.split(r"[?#]", low, maxsplit=1)[0].removeprefix("www.").rstrip("/")
-    return low or None
-
-
-def _url_slugs(url: str) -> list[str]:
-    """Host labels and path segments of a URL, or the localpart of a matrix.to room."""
-    low = url.strip().strip("<>")
-    room = re.search(r"matrix\.to/#/#([^:/?]+):", low)
-    if room:
-        return [room.group(1)]
-    key = _site_key(low)
-    if key is None:
-        return []
-    host, _, path = key.partition("/")
-    labels = host.split(".")[:-1]  # the top-level domain names nothing
-    return [*labels, *(segment for segment in path.split("/") if segment)]
-
-
-# -- the text --------------------------------------------------------------------------------
-
-
-def _blank(chars: list[str], start: int, end: int) -> None:
-    for i in range(start, end):
-        if chars[i] != "\n":
-            chars[i] = " "
-
-
-@dataclass(frozen=True, slots=True)
-class _Doc:
-    """A submission prepared for matching; offsets in ``plain`` are those of the text."""
-
-    plain: str  # the text with link targets, URLs, images and Matrix ids blanked out
-    urls: tuple[str, ...]
-    room_slugs: tuple[str, ...]
-    first: tuple[int, int]  # span of the first non-empty line (at most _FIRST_LINE_CHARS)
-    first_line: str
-    emphasis: tuple[tuple[int, int], ...]  # bold spans and heading lines
-    starts: Mapping[str, list[int]]
-    words: frozenset[str]
-    capitalised: frozenset[str]  # casefolded words the text writes with a capital at least once
-    model_words: frozenset[str]  # the words the learned section and project words count
-
-    @classmethod
-    def parse(cls, text: str) -> _Doc:
-        plain, urls, rooms = _blank_links(text)
-        first, first_line, offset = (0, 0), "", 0
-        for line in plain.split("\n"):
-            if line.strip():
-                first = (offset, offset + min(len(line), _FIRST_LINE_CHARS))
-                first_line = line.strip()
-                break
-            offset += len(line) + 1
-        emphasis = [m.span() for m in _BOLD_RE.finditer(plain)]
-        for match in _HEADING_RE.finditer(plain):
-            end = plain.find("\n", match.start())
-            emphasis.append((match.start(), len(plain) if end < 0 else end))
-        folded = plain.casefold()
-        return cls(
-            plain=plain,
-            urls=tuple(urls),
-            room_slugs=tuple(rooms),
-            first=first,
-            first_line=first_line,
-            emphasis=tuple(emphasis),
-            starts=_word_starts(plain),
-            words=_text_words(folded),
-            capitalised=frozenset(
-                w.casefold() for w in _WORD_RUN_RE.findall(plain) if any(c.isupper() for c in w)
-            ),
-            model_words=model_words(plain),
-        )
-
-    def emphasised(self, pos: int) -> bool:
-        # a handful of spans per text: a scan is cheaper than anything clever
-        return any(start <= pos < end for start, end in self.emphasis)
-
-
-def _blank_links(text: str) -> tuple[str, list[str], list[str]]:
-    """The text with link targets, URLs, images and Matrix ids blanked (same length, so
-    positions stay), the link targets and URLs, and the room aliases' local parts."""
-    text = _nfc(text)
-    chars = list(text)
-    urls: list[str] = []
-    rooms: list[str] = []
-    for match in _LINK_RE.finditer(text):
-        target = match.group(3).split(maxsplit=1)
-        if target:
-            urls.append(target[0].strip("<>"))
-        if match.group(1):  # an image: its alt text is usually a file name
-            _blank(chars, match.start(), match.end())
-        else:
-            _blank(chars, match.start(), match.start(2))
-            _blank(chars, match.end(2), match.end())
-    plain = "".join(chars)
-    for match in _URL_RE.finditer(plain):
-        urls.append(match.group(0))
-        _blank(chars, match.start(), match.end())
-    plain = "".join(chars)
-    for match in _MXID_RE.finditer(plain):
-        if match.group(0).startswith("#"):
-            rooms.append(match.group(0)[1:].split(":", 1)[0])
-        _blank(chars, match.start(), match.end())
-    return "".join(chars), urls, rooms
-
-
-def plain_text(text: str) -> str:
-    """The text as the rules read it: link targets, URLs, images and Matrix ids blanked."""
-    return _blank_links(text)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    term: _Term
-    start: int
-    end: int
-    proper: bool  # False: all lowercase where the name has capitals ("moment" for Moment)
-    first: bool
-    emphasis: bool
-    text: str
-
-    @property
-    def weight(self) -> float:
-        return 1.0 if self.proper else 0.5
-
-
-def _scan(index: Mapping[str, Sequence[_Term]], doc: _Doc) -> list[_Hit]:
-    hits: list[_Hit] = []
-    for word, starts in doc.starts.items():
-        for term in index.get(word, ()):
-            if term.anchored:
-                found_at = (term.pattern.match(doc.plain, pos) for pos in starts)
-                matches = [m for m in found_at if m is not None]
-            else:
-                matches = list(term.pattern.finditer(doc.plain))
-            hits += _hits(term, matches, doc)
-    # The longest name wins where names overlap: "nheko-krunner" is not a mention of "nheko".
-    hits.sort(key=lambda h: (h.start - h.end, h.start, h.term.label))
-    taken = bytearray(len(doc.plain))
-    kept: list[_Hit] = []
-    for hit in hits:
-        if not any(taken[hit.start : hit.end]):
-            taken[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
-            kept.append(hit)
-    kept.sort(key=lambda h: h.start)
-    return kept
-
-
-def _hits(term: _Term, matches: Iterable[re.Match[str]], doc: _Doc) -> list[_Hit]:
-    hits: list[_Hit] = []
-    for match in matches:
-        found = match.group(0)
-        # "Synapse-Admin", "synapse-http-antispam": a name that a hyphenated word extends is
-        # another thing named after it (a longer configured name would have matched whole).
-        derived = _DERIVED_RE.match(doc.plain, match.end()) is not None
-        hits.append(
-            _Hit(
-                term=term,
-                start=match.start(),
-                end=match.end(),
-                proper=not derived and (not term.capitalised or any(ch.isupper() for ch in found)),
-                first=doc.first[0] <= match.start() < doc.first[1],
-                emphasis=doc.emphasised(match.start()),
-                text=found,
-            )
-        )
-    return hits
-
-
-def _index(terms: Iterable[_Term]) -> dict[str, list[_Term]]:
-    out: dict[str, list[_Term]] = {}
-    for term in terms:
-        out.setdefault(term.probe, []).append(term)
-    return out
-
-
-@dataclass(slots=True)
-class _Evidence:
-    """What the text says about one project (or, for hints, one section)."""
-
-    total: float = 0.0
-    count: int = 0
-    proper: int = 0
-    first: float = 0.0
-    emphasis: float = 0.0
-    lead: bool = False  # named at the very start of the first line
-    label: str = ""
-    position: int = -1
-    website: bool = False
-    slug: str = ""
-    path: bool = False  # the slug is in a web address, not (only) a room's name
-    per_label: dict[str, int] = field(default_factory=dict)
-    per_label_weight: dict[str, float] = field(default_factory=dict)
-
-    def add(self, hit: _Hit) -> None:
-        self.total += hit.weight
-        self.count += 1
-        self.proper += hit.proper
-        if not self.label:
-            self.label, self.position = " ".join(hit.text.split()), hit.start
-        label = hit.term.label
-        self.per_label[label] = self.per_label.get(label, 0) + 1
-        self.per_label_weight[label] = self.per_label_weight.get(label, 0.0) + hit.weight
-        if hit.first:
-            self.first = max(self.first, hit.weight)
-        if hit.emphasis:
-            self.emphasis = max(self.emphasis, hit.weight)
-
-    @property
-    def linked(self) -> bool:
-        return self.website or bool(self.slug)
-
-    @property
-    def score(self) -> float:
-        link = 2.0 if self.website else 1.0 if self.slug else 0.0
-        score = min(self.total, _MENTION_CAP) + 2 * (self.first + self.emphasis) + link
-        score += 1.0 if self.lead else 0.0
-        # Only common-word spellings ("at the moment"): support for other evidence, no more.
-        return score if self.proper or self.linked else min(score, 1.0)
-
-    @property
-    def hint_score(self) -> float:
-        words = sum(min(w, _MENTION_CAP) for w in self.per_label_weight.values())
-        return words + (1.0 if self.first or self.emphasis else 0.0)
-
-    def describe(self) -> str:
-        parts: list[str] = []
-        if self.count:
-            places = [n for n, on in (("first line", self.first), ("bold", self.emphasis)) if on]
-            times = f" {self.count}×" if self.count > 1 else ""
-            where = f" ({', '.join(places)})" if places else ""
-            parts.append(f'named "{self.label}"{times}{where}')
-        if self.website:
-            parts.append("links to its website")
-        elif self.slug:
-            parts.append(f'links to "{self.slug}"')
-        return ", ".join(parts)
-
-    def describe_hints(self) -> str:
-        ranked = sorted(self.per_label.items(), key=lambda kv: (-kv[1], kv[0]))
-        shown = ", ".join(f'"{label}"' + (f" {n}×" if n > 1 else "") for label, n in ranked[:3])
-        return f"hint{'s' if len(ranked) > 1 else ''} {shown}"
-
 
 # -- the classifier ----------------------------------------------------------------------------
 
@@ -919,22 +337,24 @@ class Classifier:
         self._section_index = {s.name: i for i, s in enumerate(self.sections)}
         self._project_index = {p.name: i for i, p in enumerate(self.projects)}
 
-        named = [(a, (i,)) for i, p in enumerate(self.projects) for a in _project_aliases(p)]
+        named = [(a, (i,)) for i, p in enumerate(self.projects) for a in names.project_aliases(p)]
         self._aliases: dict[str, tuple[int, ...]] = {}
         for alias, idxs in named:
-            key = _key(alias)
+            key = names.name_key(alias)
             self._aliases[key] = tuple(dict.fromkeys((*self._aliases.get(key, ()), *idxs)))
-        prefixes = _extension_prefixes(self.projects, set(self._aliases))
-        short = _short_names(self.projects, set(self._aliases) | {_key(k) for k in prefixes})
+        prefixes = names.extension_prefixes(self.projects, set(self._aliases))
+        short = names.short_names(
+            self.projects, set(self._aliases) | {names.name_key(k) for k in prefixes}
+        )
         for alias, owners in short.items():
-            self._aliases.setdefault(_key(alias), tuple(owners))
+            self._aliases.setdefault(names.name_key(alias), tuple(owners))
         terms: list[tuple[str, Sequence[int]]] = [*named, *prefixes.items()]
         # A short name is often an ordinary word ("Highlight" of "Matrix Highlight"): its
         # plural ("Highlights include: …") is that word, not the project.
-        self._terms = _index(
+        self._terms = names.index_terms(
             [
-                *_build_terms(terms, hint=False),
-                *_build_terms(short.items(), hint=False, plural=False),
+                *names.build_terms(terms, hint=False),
+                *names.build_terms(short.items(), hint=False, plural=False),
             ]
         )
 
@@ -942,14 +362,14 @@ class Classifier:
         for i, section in enumerate(self.sections):
             words: Sequence[str] = section.hints
             if default_hints and "hints" not in section.model_fields_set:
-                words = DEFAULT_HINTS.get(section.name) or _title_hints(section.title)
+                words = DEFAULT_HINTS.get(section.name) or title_hints(section.title)
             hints += [(h, (i,)) for h in words]
         if default_hints:
             hints += [(h, ()) for h in NEUTRAL_HINTS]
-        self._hint_terms = _index(_build_terms(hints, hint=True))
+        self._hint_terms = names.index_terms(names.build_terms(hints, hint=True))
 
         self._sites = sorted(
-            ((k, i) for i, p in enumerate(self.projects) if (k := _site_key(p.website))),
+            ((k, i) for i, p in enumerate(self.projects) if (k := names.site_key(p.website))),
             key=lambda kv: -len(kv[0]),
         )
         self._reports: dict[str, list[int]] = {}
@@ -964,10 +384,13 @@ class Classifier:
         self._section_reports_by_localpart = by_localpart(self._section_reports)
 
         all_words = [
-            frozenset(w for a in _project_aliases(p) for w in _name_words(a)) for p in self.projects
+            frozenset(w for a in names.project_aliases(p) for w in names.name_words(a))
+            for p in self.projects
         ]
         self._parts = [
-            frozenset(w for a in _project_aliases(p) for w in _name_words(a, compounds=False))
+            frozenset(
+                w for a in names.project_aliases(p) for w in names.name_words(a, compounds=False)
+            )
             for p in self.projects
         ]
         frequency: dict[str, int] = {}
@@ -977,7 +400,7 @@ class Classifier:
         self._words = [
             frozenset(w for w in ws if frequency[w] < _COMMON_WORD_PROJECTS) for ws in all_words
         ]
-        self._capitals = [_capital_words(p) for p in self.projects]
+        self._capitals = [names.capital_words(p) for p in self.projects]
         self._title_words = [tuple(p.title.casefold().split()) for p in self.projects]
 
     # -- entry point ------------------------------------------------------------------------
@@ -986,7 +409,7 @@ class Classifier:
         self, text: str, sender: str, last_editor_project: str | None = None
     ) -> Classification:
         """Classify one submission (see the module docstring for the rules)."""
-        doc = _Doc.parse(text)
+        doc = Doc.parse(text)
         who = self._sender(sender)
         hints = self._hint_evidence(doc)
         model, words = self._model, doc.model_words
@@ -1053,12 +476,12 @@ class Classifier:
 
     # -- project ----------------------------------------------------------------------------
 
-    def _project_evidence(self, doc: _Doc) -> dict[int, _Evidence]:
-        found: dict[int, _Evidence] = {}
-        hits = _scan(self._terms, doc)
+    def _project_evidence(self, doc: Doc) -> dict[int, Evidence]:
+        found: dict[int, Evidence] = {}
+        hits = names.scan(self._terms, doc)
         for hit in hits:
             for i in hit.term.targets:
-                found.setdefault(i, _Evidence()).add(hit)
+                found.setdefault(i, Evidence()).add(hit)
         # A name that opens the text is its subject ("Quaternion 0.9 is out, built with
         # libQuotient 0.8"); one further along the first line may be a reference.
         lead = next((h for h in hits if h.first and h.proper), None)
@@ -1067,23 +490,23 @@ class Classifier:
                 found[i].lead = True
         slugs = [(slug, True) for slug in doc.room_slugs]
         for url in doc.urls:
-            site = _site_key(url)
+            site = names.site_key(url)
             if site is not None:
                 matching = [(k, i) for k, i in self._sites if site == k or site.startswith(k + "/")]
                 # the most specific website only: element.io/server-suite is not element.io
                 for k, i in matching:
                     if len(k) == len(matching[0][0]):
-                        found.setdefault(i, _Evidence()).website = True
+                        found.setdefault(i, Evidence()).website = True
             room = "matrix.to/#/#" in url
-            slugs += [(slug, room) for slug in _url_slugs(url)]
+            slugs += [(slug, room) for slug in names.url_slugs(url)]
         for slug, room in slugs:
-            for i in self._aliases.get(_key(slug), ()):
-                evidence = found.setdefault(i, _Evidence())
+            for i in self._aliases.get(names.name_key(slug), ()):
+                evidence = found.setdefault(i, Evidence())
                 evidence.slug = evidence.slug or slug
                 evidence.path = evidence.path or not room
         return found
 
-    def _tag(self, doc: _Doc) -> _Pick | None:
+    def _tag(self, doc: Doc) -> _Pick | None:
         line = doc.first_line
         candidates: list[tuple[str, str]] = []
         if m := _TAG_HEADING_RE.match(line):
@@ -1094,18 +517,18 @@ class Classifier:
         if m := _TAG_COLON_RE.match(line):
             candidates.append((m.group(1), f"{m.group(1)}:"))
         for name, shown in candidates:
-            targets = self._aliases.get(_key(name), ())
+            targets = self._aliases.get(names.name_key(name), ())
             if len(targets) == 1:
                 return _Pick(targets[0], f'tagged "{" ".join(shown.split())}" on the first line')
         return None
 
     def _pick_project(
         self,
-        doc: _Doc,
+        doc: Doc,
         sender: _Sender,
         last_editor_project: str | None,
         pull: _Pull | None,
-        hints: dict[int, _Evidence],
+        hints: dict[int, Evidence],
         topic: str | None,
         about: _Weighing | None = None,
     ) -> _Pick:
@@ -1266,8 +689,8 @@ class Classifier:
         self,
         sender: _Sender,
         reporting: list[int],
-        evidence: dict[int, _Evidence],
-        doc: _Doc,
+        evidence: dict[int, Evidence],
+        doc: Doc,
         pull: _Pull | None,
         topic: str | None,
     ) -> _Pick:
@@ -1332,7 +755,7 @@ class Classifier:
         return _Pick(chosen, reason)
 
     def _unnamed(
-        self, project: int, evidence: dict[int, _Evidence], pull: _Pull | None, topic: str | None
+        self, project: int, evidence: dict[int, Evidence], pull: _Pull | None, topic: str | None
     ) -> str:
         """How the text leaves out one of the sender's projects: an editor reading "does not
         name it" under a text that names it would rightly distrust the reason."""
@@ -1344,7 +767,7 @@ class Classifier:
         return "the text names it only in passing"
 
     def _named_as_source(
-        self, project: int, evidence: _Evidence, pull: _Pull | None, topic: str | None
+        self, project: int, evidence: Evidence, pull: _Pull | None, topic: str | None
     ) -> bool:
         """A section's usual reporter writing what reads like that section's news (the
         weekly stats "collected by … an instance by etke.cc") names their own projects of
@@ -1366,7 +789,7 @@ class Classifier:
         return None
 
     def _by_words(
-        self, candidates: list[int], doc: _Doc, topic: str | None = None
+        self, candidates: list[int], doc: Doc, topic: str | None = None
     ) -> tuple[int | None, str]:
         """Tell a sender's projects apart by the words that distinguish their names."""
         if len(candidates) == 1:
@@ -1431,7 +854,7 @@ class Classifier:
         )
 
     def _named_root(
-        self, root: int, sender: _Sender, reporting: list[int], doc: _Doc
+        self, root: int, sender: _Sender, reporting: list[int], doc: Doc
     ) -> tuple[int, str] | None:
         """When the text names a project whose title begins others' ("Element" of "Element
         Web/Desktop" and "Element iOS") and the sender reports for some of those (config or
@@ -1471,15 +894,15 @@ class Classifier:
         plain = [i for i in members if all(self._parts[i] <= self._parts[j] for j in members)]
         return members if len(members) > 1 and len(plain) == 1 else []
 
-    def _by_project_words(self, candidates: list[int], doc: _Doc) -> tuple[int, str] | None:
+    def _by_project_words(self, candidates: list[int], doc: Doc) -> tuple[int, str] | None:
         """The one of ``candidates`` whose past entries' words the text's are, by the learned
         project words, when they know every candidate and are sure by PROJECT_WORDS_SURE."""
         model = self._project_model
-        names = [self.projects[i].name for i in candidates]
-        if model is None or any(n not in model.sections for n in names):
+        labels = [self.projects[i].name for i in candidates]
+        if model is None or any(n not in model.sections for n in labels):
             return None
         words = doc.model_words
-        scores = model.scores(words, names)
+        scores = model.scores(words, labels)
         if scores is None:
             return None
         guess = model.guess_from(scores, words)
@@ -1489,7 +912,7 @@ class Classifier:
         why = f" (words {shown} are typical of its past entries)"
         return self._project_index[guess.section], why
 
-    def _outweighs(self, section: int, project: int, hints: dict[int, _Evidence]) -> bool:
+    def _outweighs(self, section: int, project: int, hints: dict[int, Evidence]) -> bool:
         """Whether the hints of ``section`` clearly outweigh those of the project's section."""
         score = hints[section].hint_score if section in hints else 0.0
         home = self._section_index.get(self.projects[project].default_section or "")
@@ -1506,15 +929,15 @@ class Classifier:
 
     # -- section ----------------------------------------------------------------------------
 
-    def _hint_evidence(self, doc: _Doc) -> dict[int, _Evidence]:
-        found: dict[int, _Evidence] = {}
-        for hit in _scan(self._hint_terms, doc):
+    def _hint_evidence(self, doc: Doc) -> dict[int, Evidence]:
+        found: dict[int, Evidence] = {}
+        for hit in names.scan(self._hint_terms, doc):
             for i in hit.term.targets:
-                found.setdefault(i, _Evidence()).add(hit)
+                found.setdefault(i, Evidence()).add(hit)
         return found
 
     @staticmethod
-    def _best_hint(hints: dict[int, _Evidence], floor: float) -> int | None:
+    def _best_hint(hints: dict[int, Evidence], floor: float) -> int | None:
         """The section whose hints score highest, at least ``floor``; a tie is no answer."""
         if not hints:
             return None
@@ -1522,7 +945,7 @@ class Classifier:
         top = [i for i, e in hints.items() if e.hint_score == best]
         return top[0] if best >= floor and len(top) == 1 else None
 
-    def _sender_section(self, sender: _Sender, hints: dict[int, _Evidence]) -> int | None:
+    def _sender_section(self, sender: _Sender, hints: dict[int, Evidence]) -> int | None:
         own = list(sender.sections)
         if len(own) > 1:
             hinted = [i for i in own if i in hints]
@@ -1534,7 +957,7 @@ class Classifier:
         return _Pull(index, learned.describe(self._stitle(index)), sender=False)
 
     def _section_pull(
-        self, sender: _Sender, hints: dict[int, _Evidence], learned: SectionGuess | None
+        self, sender: _Sender, hints: dict[int, Evidence], learned: SectionGuess | None
     ) -> _Pull | None:
         strong = self._best_hint(hints, HINTS_SURE)
         own = self._sender_section(sender, hints)
@@ -1574,9 +997,9 @@ class Classifier:
     def _pick_section(
         self,
         sender: _Sender,
-        hints: dict[int, _Evidence],
+        hints: dict[int, Evidence],
         pick: _Pick,
-        doc: _Doc,
+        doc: Doc,
         about: _Weighing,
     ) -> tuple[str, str]:
         weighed = self._weigh_sections(sender, hints, pick, doc, about)
@@ -1594,9 +1017,9 @@ class Classifier:
     def _weigh_sections(
         self,
         sender: _Sender,
-        hints: dict[int, _Evidence],
+        hints: dict[int, Evidence],
         pick: _Pick,
-        doc: _Doc,
+        doc: Doc,
         about: _Weighing,
     ) -> tuple[str, str] | None:
         """The section all the evidence together favours, when no project decides it.
@@ -1633,8 +1056,8 @@ class Classifier:
     def _weighing(
         self,
         sender: _Sender,
-        hints: dict[int, _Evidence],
-        doc: _Doc,
+        hints: dict[int, Evidence],
+        doc: Doc,
         words: frozenset[str],
         learned: dict[str, float] | None,
         named: int | None,
@@ -1694,7 +1117,7 @@ class Classifier:
         runner: int | None,
         parts: dict[int, dict[str, float]],
         sender: _Sender,
-        hints: dict[int, _Evidence],
+        hints: dict[int, Evidence],
         words: frozenset[str],
         habit: Mapping[int, int],
     ) -> str:
@@ -1842,70 +1265,3 @@ def resolve(
     else:
         section = Choice(auto.section, Source.AUTO, auto.section_reason)
     return Assignment(project=project, section=section)
-
-
-# -- looking things up by name (commands) or emoji (reactions) ---------------------------------
-
-
-def _lookup(query: str, items: Sequence[Section | Project]) -> Section | Project | None:
-    """Name, then title, then alias, then emoji, then title letters: the first pass that hits
-    decides, and within a pass the first item in config order."""
-    key, loose, emoji = _key(query), _loose(query), normalize_key(query)
-    if not key and not emoji:
-        return None
-
-    def verdicts(item: Section | Project) -> tuple[bool, ...]:
-        aliases = item.aliases if isinstance(item, Project) else []
-        return (
-            _key(item.name) == key,
-            _key(item.title) == key,
-            any(_key(alias) == key for alias in aliases),
-            item.emoji is not None and normalize_key(item.emoji) == emoji,
-            bool(loose) and loose in (_loose(item.title), _loose(item.name)),
-        )
-
-    judged = [(verdicts(item), item) for item in items]
-    for rank in range(5):
-        for verdict, item in judged:
-            if verdict[rank]:
-                return item
-    return None
-
-
-def find_project(query: str, config: Config) -> Project | None:
-    """The project ``query`` names: by name, title, alias or emoji key, case-insensitively."""
-    found = _lookup(query, config.projects)
-    return found if isinstance(found, Project) else None
-
-
-def find_section(query: str, config: Config) -> Section | None:
-    """The section ``query`` names: by name, title (with or without its emoji) or emoji."""
-    found = _lookup(query, config.sections)
-    return found if isinstance(found, Section) else None
-
-
-def match_name(query: str, config: Config) -> Section | Project | None:
-    """A project or section by name; on the same pass a project wins over a section."""
-    return _lookup(query, [*config.projects, *config.sections])
-
-
-def reaction_target(key: str, config: Config) -> Section | Project | None:
-    """The section or project whose emoji is the reaction ``key`` (emoji only).
-
-    Compared with :func:`~twimbot.config.normalize_key`: ``Synapse ?`` and ``Synapse`` are the
-    same key, and so are ``⭕️`` and ``⭕``. A key shared by a section and a project means the
-    section (hebbot's sections came first); ``check-config`` warns about such configs.
-    """
-    wanted = normalize_key(key)
-    if not wanted:
-        return None
-    items: list[Section | Project] = [*config.sections, *config.projects]
-    for item in items:
-        if item.emoji is not None and normalize_key(item.emoji) == wanted:
-            return item
-    return None
-
-
-def is_notice_key(key: str, config: Config) -> bool:
-    """True when the reaction ``key`` is the notice emoji (``⭕️`` counts as ``⭕``)."""
-    return normalize_key(key) == normalize_key(config.notice_emoji)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from twimbot import chat, classify, draft
+from twimbot import chat, draft, lookup
 from twimbot.config import Config
 from twimbot.draft import Draft
 from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
@@ -157,8 +157,8 @@ class Commands:
         edition = await self.store.open_edition()
         subs = [s for s in await self.store.submissions(edition.id) if s.active]
         wanted = " ".join(args)
-        section = classify.find_section(wanted, self.config) if wanted else None
-        project = classify.find_project(wanted, self.config) if wanted and not section else None
+        section = lookup.find_section(wanted, self.config) if wanted else None
+        project = lookup.find_project(wanted, self.config) if wanted and not section else None
         if wanted and section is None and project is None:
             raise CommandError(
                 f"no section or project called {_quoted(wanted)}; see !twim sections"
@@ -229,12 +229,12 @@ class Commands:
             if name.lower() in ("none", "-"):
                 value = None
             else:
-                found = classify.find_project(name, self.config)
+                found = lookup.find_project(name, self.config)
                 if found is None:
                     raise CommandError(f"no project called {_quoted(name)}; see !twim projects")
                 value = found.name
         else:
-            section = classify.find_section(name, self.config)
+            section = lookup.find_section(name, self.config)
             if section is None:
                 raise CommandError(f"no section called {_quoted(name)}; see !twim sections")
             value = section.name

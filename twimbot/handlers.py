@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twimbot import chat, classify, ingest, ping
+from twimbot import chat, classify, ingest, lookup, ping
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.ingest import (
     BotIdentity,
@@ -480,7 +480,7 @@ class Handlers:
         if post_n:
             await self._attach_by_reaction(r, int(post_n[1]))
             return
-        target = classify.reaction_target(r.key, self.config)
+        target = lookup.reaction_target(r.key, self.config)
         if target is None:
             return
         sub = await self.store.submission_by_event(r.target)
