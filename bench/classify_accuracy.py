@@ -28,6 +28,7 @@ importer (no hints, so sections get the built-in department hints).
     python bench/classify_accuracy.py                    # every label set
     python bench/classify_accuracy.py --lopo             # training set, leave one post out
     python bench/classify_accuracy.py --forward 2022-01-01  # each post by earlier posts only
+    python bench/classify_accuracy.py --learning 2025-01-01 # a bot learning from its editions
     python bench/classify_accuracy.py -v LABELS.json     # per-entry table
     python bench/classify_accuracy.py --build POST.md -o LABELS.json
 
@@ -53,9 +54,11 @@ from typing import Any
 
 from twimbot.classify import Classifier
 from twimbot.config import Config, parse_config
+from twimbot.draft import LEARN_EDITIONS
 from twimbot.hebbot import convert_hebbot
+from twimbot.names import plain_text
 from twimbot.reporters import ReporterCounts
-from twimbot.section_model import SectionModel, WordCounts, count_words
+from twimbot.section_model import SectionModel, WordCounts, count_words, model_words
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -335,6 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         " scored with learned data of earlier posts only",
     )
     parser.add_argument(
+        "--learning",
+        metavar="SINCE",
+        help="training set from SINCE on, week by week, as a running bot learns from its own"
+        " published editions: frozen, from its own guesses, from the editors' choices",
+    )
+    parser.add_argument(
         "--senders",
         choices=SENDER_MODES,
         default="as-posted",
@@ -366,6 +375,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for year, score in per_year.items():
             print(score.line(year))
         print(ahead.line("all"))
+        return 0
+    if args.learning:
+        print(
+            f"\ntraining set from {args.learning} on, week by week: learned data counted on"
+            f" earlier posts, plus the bot's own last {LEARN_EDITIONS} published editions,"
+            f" senders {args.senders}:"
+        )
+        for mode, score in learning(training_files(), config, args.learning, args.senders).items():
+            print(score.line(mode))
         return 0
     if args.lopo:
         sets = label_sets()
@@ -479,6 +497,79 @@ def forward(
             _add_counts(project_words, count_words(train_project_model.post_examples(f)))
             reported += train_reporters.post_examples(f)
     return total, dict(sorted(years.items()))
+
+
+# A running bot's week by week, by what its last published editions were (see learning).
+LEARNING_MODES = ("frozen", "own guesses", "editors")
+
+
+def learning(
+    files: Sequence[Path], config: Config, since: str, senders: str = "as-posted"
+) -> dict[str, Score]:
+    """A running bot on the posts of ``files`` from ``since`` on, week by week, learning as
+    ``twimbot.draft.learned`` makes it learn. It ships with learned data counted on the posts
+    before ``since``; each post it has published since joins them (its last
+    ``LEARN_EDITIONS``), merged the way the bot merges them, as:
+
+    * ``frozen``: nothing (a bot that would learn nothing);
+    * ``own guesses``: its own automatic choices (no editor ever corrects it);
+    * ``editors``: the published post's choices (the editors corrected every entry).
+
+    Returns the score of each mode."""
+    if str(HERE.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent))
+    from bench import train_project_model, train_reporters, train_section_model
+
+    before = [f for f in files if post_date(f) < since]
+    by_date: dict[str, list[Path]] = {}
+    for f in files:
+        if post_date(f) >= since:
+            by_date.setdefault(post_date(f), []).append(f)
+    section_model = SectionModel.from_counts(
+        *count_words(e for f in before for e in train_section_model.post_examples(f))
+    )
+    project_model = SectionModel.from_counts(
+        *count_words(e for f in before for e in train_project_model.post_examples(f))
+    )
+    reporters = ReporterCounts.count(e for f in before for e in train_reporters.post_examples(f))
+    scores: dict[str, Score] = {}
+    for mode in LEARNING_MODES:
+        published: list[list[tuple[str, str | None, str | None, frozenset[str]]]] = []
+        score = Score(0, 0, 0, 0)
+        for day in sorted(by_date):
+            recent = [e for edition in published[-LEARN_EDITIONS:] for e in edition]
+            classifier = Classifier(
+                config,
+                section_model=section_model.merged(
+                    count_words((s, w) for _, _, s, w in recent if s is not None)
+                ),
+                reporters=reporters.merged(
+                    ReporterCounts.count((u, p, s) for u, p, s, _ in recent)
+                ),
+                project_model=project_model.merged(
+                    count_words((p, w) for _, p, _, w in recent if p is not None)
+                ),
+            )
+            for f in by_date[day]:
+                entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
+                score += evaluate(entries, config, classifier=classifier)
+                if mode == "frozen":
+                    continue
+                edition = []
+                for e in entries:
+                    if mode == "editors":
+                        if e.get("section") is None:  # a department the config lacks
+                            continue
+                        project, section = e["project"], e["section"]
+                    else:
+                        got = classifier.classify(e["text"], e["sender"])
+                        project, section = got.project, got.section
+                    counted = None if section == config.fallback_section else section
+                    words = model_words(plain_text(e["text"]))
+                    edition.append((e["sender"], project, counted, words))
+                published.append(edition)
+        scores[mode] = score
+    return scores
 
 
 def _add_counts(into: WordCounts, more: WordCounts) -> None:

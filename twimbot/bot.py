@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twimbot import classify, draft, secrecy
+from twimbot.classify import Learned
 from twimbot.config import Config, Secrets
 from twimbot.errors import ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import Context, Handlers, commit_batch
 from twimbot.ingest import BotIdentity, RoomRoles
 from twimbot.matrix import MatrixPort, RateLimited, Refused, SyncBatch, Unreachable
-from twimbot.reporters import ReporterCounts
 from twimbot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -122,10 +122,10 @@ class Bot:
         self.template: draft.TemplateText | None = None
         self.template_problem: str | None = None
         self._load_template(config)
-        # Learned reporters with this bot's own published editions, and what they were
+        # Learned data with this bot's own published editions, and what they were
         # counted from (the newest published edition and the config), to recount on change.
-        self._reporters: ReporterCounts | None = None
-        self._reporters_from: tuple[int | None, Config] | None = None
+        self._learned: Learned | None = None
+        self._learned_from: tuple[int | None, Config] | None = None
 
     # -- configuration ---------------------------------------------------------------
 
@@ -376,18 +376,16 @@ class Bot:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _learned_reporters(self) -> ReporterCounts | None:
-        """The shipped learned reporters plus the bot's own published editions, recounted
-        only when an edition was published or the config reloaded since the last count."""
+    async def _learned_data(self) -> Learned | None:
+        """The shipped learned data plus the bot's own published editions, recounted only
+        when an edition was published or the config reloaded since the last count."""
         newest = await self.store.published_edition_ids(1)
         newest_id = newest[0] if newest else None
-        counted = self._reporters_from
+        counted = self._learned_from
         if counted is None or counted[0] != newest_id or counted[1] is not self.config:
-            self._reporters = (
-                await draft.learned_reporters(self.store, self.config) if newest else None
-            )
-            self._reporters_from = (newest_id, self.config)
-        return self._reporters
+            self._learned = await draft.learned(self.store, self.config) if newest else None
+            self._learned_from = (newest_id, self.config)
+        return self._learned
 
     async def process(self, batch: SyncBatch) -> None:
         """Store one sync batch and its token in one transaction, then wake the workers."""
@@ -402,7 +400,7 @@ class Bot:
             now_ms=int(time.time() * 1000),
             first_sync=batch.first,
             joined_at=own_joins(events, self.config.user_id),
-            reporters=await self._learned_reporters(),
+            learned=await self._learned_data(),
         )
         await self._profile_names(events, ctx)
         await commit_batch(Handlers(self.store, ctx), events, batch.next_batch)

@@ -139,7 +139,7 @@ from twimbot.section_model import (
     default_project_model,
 )
 
-__all__ = ["Classifier", "classifier_for", "classify", "resolve"]
+__all__ = ["Classifier", "Learned", "classifier_for", "classify", "resolve"]
 
 
 # Project scores (see Evidence.score). CLEAR: named in the first line, in bold, twice, or
@@ -1178,22 +1178,44 @@ class Classifier:
         return ", ".join(titles)
 
 
-_CACHE: dict[tuple[int, int], tuple[Config, ReporterCounts | None, Classifier]] = {}
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """The learned data a running bot classifies with: the shipped learned reporters, section
+    words and project words, each with the entries of its own published editions added
+    (``twimbot.draft.learned``)."""
+
+    reporters: ReporterCounts
+    section_model: SectionModel
+    project_model: SectionModel
+
+
+_CACHE: dict[tuple[int, int], tuple[Config, Learned | None, Classifier]] = {}
 _CACHE_SIZE: Final = 4
 
 
-def classifier_for(config: Config, reporters: ReporterCounts | None = None) -> Classifier:
-    """The compiled classifier of ``config`` (with ``reporters``, else the shipped learned
-    reporters), built on first use: a reload or a publish makes a new one."""
-    key = (id(config), id(reporters))
+def classifier_for(config: Config, learned: Learned | None = None) -> Classifier:
+    """The compiled classifier of ``config`` (with ``learned``, else the shipped learned
+    data), built on first use: a reload or a publish makes a new one."""
+    key = (id(config), id(learned))
     cached = _CACHE.get(key)
     # the identity checks guard against freed objects whose ids were reused
-    if cached is not None and cached[0] is config and cached[1] is reporters:
+    if cached is not None and cached[0] is config and cached[1] is learned:
         return cached[2]
-    classifier = Classifier(config, reporters="default" if reporters is None else reporters)
+    if learned is None:
+        classifier = Classifier(config)
+    else:
+        classifier = Classifier(
+            config,
+            section_model=learned.section_model,
+            reporters=learned.reporters,
+            project_model=learned.project_model,
+        )
+    # What a publish replaces is never asked for again: keep one per config, not four.
+    for stale in [k for k, v in _CACHE.items() if v[0] is config]:
+        del _CACHE[stale]
     while len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (config, reporters, classifier)
+    _CACHE[key] = (config, learned, classifier)
     return classifier
 
 
@@ -1202,16 +1224,16 @@ def classify(
     sender: str,
     config: Config,
     last_editor_project: str | None = None,
-    reporters: ReporterCounts | None = None,
+    learned: Learned | None = None,
 ) -> Classification:
     """Choose a project (or none) and a section for a submission, with reasons (SPEC §5).
 
     ``last_editor_project`` is the project an editor last assigned to an entry of ``sender``
-    (by reaction or command); a name the config no longer has is ignored. ``reporters`` are
-    the learned reporters to use (a running bot's own published editions added to the
-    shipped ones); None uses the shipped ones.
+    (by reaction or command); a name the config no longer has is ignored. ``learned`` is
+    the learned data to use (a running bot's own published editions added to the shipped
+    data); None uses the shipped data.
     """
-    return classifier_for(config, reporters).classify(text, sender, last_editor_project)
+    return classifier_for(config, learned).classify(text, sender, last_editor_project)
 
 
 # -- editor choices over automation (SPEC §6) --------------------------------------------------

@@ -12,6 +12,7 @@ published text byte for byte as long as the config and template are unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,17 +21,19 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from twimbot import classify, media, render
+from twimbot.classify import Learned
 from twimbot.config import WEEKDAYS, Config
 from twimbot.errors import TemplateError
 from twimbot.model import Assignment, DraftInput, Entry, MediaItem, MediaKind, PingRow
+from twimbot.names import plain_text
 from twimbot.reporters import ReporterCounts, default_counts
+from twimbot.section_model import count_words, default_model, default_project_model, model_words
 from twimbot.store import Edition, Mark, MediaRow, Store, SubmissionRow
 
 MAX_TS = 2**62
 
 
-# How many recent published editions a running bot learns its reporters' habits from (a
-# year of weekly posts).
+# How many recent published editions a running bot learns from (a year of weekly posts).
 LEARN_EDITIONS = 52
 
 
@@ -221,24 +224,47 @@ def _assignments(
     return out
 
 
-async def learned_reporters(
-    store: Store, config: Config, editions: int = LEARN_EDITIONS
-) -> ReporterCounts:
-    """The shipped learned reporters plus what this bot's own last ``editions`` published
-    editions say: per sender, the projects and sections their entries went out under.
+async def learned(store: Store, config: Config, editions: int = LEARN_EDITIONS) -> Learned:
+    """The shipped learned data plus what this bot's own last ``editions`` published editions
+    say: per sender, the projects and sections their entries went out under, and per section
+    and per project, the words of those entries.
 
     Published is what the editors let stand (their marks over the automatic choice), the
-    same thing the shipped counts were counted from; recent editions only, because habits
-    change and a long archive must not slow the start.
+    same thing the shipped data were counted from, so that a correction teaches the next
+    week's guesses; recent editions only, because habits and departments change and a long
+    archive must not slow the start. Entries left in the fallback section teach no
+    department.
     """
-    seen: list[tuple[str, str | None, str | None]] = []
+    published: list[tuple[str, str, str | None, str | None]] = []
     for edition_id in await store.published_edition_ids(editions):
         subs, marks = await _entries(store, edition_id)
         for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True):
             section = assignment.section.name
             counted = None if section == config.fallback_section else section
-            seen.append((sub.sender, assignment.project.name, counted))
-    return default_counts().merged(ReporterCounts.count(seen))
+            published.append((sub.sender, sub.text, assignment.project.name, counted))
+    # Splitting a year of entries into words takes a few hundred milliseconds: off the
+    # event loop, so that acknowledgements and commands go on meanwhile.
+    return await asyncio.to_thread(_learn, published)
+
+
+def _learn(published: list[tuple[str, str, str | None, str | None]]) -> Learned:
+    """:func:`learned` from ``(sender, text, project, section)`` of the published entries
+    (``section`` None: the fallback section, which teaches no department)."""
+    section_words: list[tuple[str, frozenset[str]]] = []
+    project_words: list[tuple[str, frozenset[str]]] = []
+    for _sender, text, project, section in published:
+        words = model_words(plain_text(text))
+        if section is not None:
+            section_words.append((section, words))
+        if project is not None:
+            project_words.append((project, words))
+    return Learned(
+        reporters=default_counts().merged(
+            ReporterCounts.count((sender, p, s) for sender, _, p, s in published)
+        ),
+        section_model=default_model().merged(count_words(section_words)),
+        project_model=default_project_model().merged(count_words(project_words)),
+    )
 
 
 async def gather(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from twimbot import chat, classify, ingest, lookup, ping
+from twimbot.classify import Learned
 from twimbot.config import Config, Project, Section, normalize_key
 from twimbot.ingest import (
     BotIdentity,
@@ -36,7 +37,6 @@ from twimbot.ingest import (
     match_trigger,
 )
 from twimbot.model import Assignment, Source
-from twimbot.reporters import ReporterCounts
 from twimbot.store import (
     CommandRow,
     Mark,
@@ -85,8 +85,8 @@ class Context:
     # Rooms the bot joined in this batch, with the join's timestamp: their timeline starts
     # with history from before the bot was there, which it must not answer as live.
     joined_at: dict[str, int] = field(default_factory=dict)
-    # Learned reporters, the bot's own published editions included (None: the shipped ones).
-    reporters: ReporterCounts | None = None
+    # Learned data, the bot's own published editions included (None: the shipped data).
+    learned: Learned | None = None
 
     def is_editor(self, user_id: str) -> bool:
         return is_editor(self.config, self.rooms.get(self.editors_room), user_id)
@@ -264,7 +264,7 @@ class Handlers:
             sender,
             self.config,
             await self.store.last_editor_project(sender),
-            self.ctx.reporters,
+            self.ctx.learned,
         )
         sub = await self.store.create_submission(
             edition_id=edition.id,
@@ -367,7 +367,7 @@ class Handlers:
                 sub.sender,
                 self.config,
                 await self.store.last_editor_project(sub.sender),
-                self.ctx.reporters,
+                self.ctx.learned,
             )
             await self.store.update_submission_text(sub.id, text, auto)
 

@@ -12,12 +12,16 @@ for client news), counted over the labelled training posts of ``bench/data`` and
   scored only where a word was seen in a section (about 0.1 ms for a long entry);
 * **keyed by section name**: it only speaks for sections whose ``name`` it was trained on
   (the TWIM/hebbot department names), like the built-in hints; another community's config
-  with other names simply gets no learned words.
+  with other names gets no shipped learned words, only those of its own editions (below).
 
 It never sees senders, only the words of the text, so it cannot learn who usually posts
 what. Retrain after adding labelled posts (``bench/train_section_model.py``);
 ``bench/classify_accuracy.py --lopo`` measures it honestly by leaving each post out of its
-own training.
+own training. A running bot adds the entries of its own last published editions, as its
+editors sorted them (:meth:`SectionModel.merged`, ``twimbot.draft.learned``): replayed
+week by week over 2025-2026, the words (with the learned reporters) learned from the
+editors' choices are worth 23 sections and 12 projects of 993, and learned from the bot's
+own guesses cost nothing (``bench/classify_accuracy.py --learning``).
 
 The same model, counted per *project* instead of per section over the entries published
 under a project (``twimbot/data/project_words.json``, ``bench/train_project_model.py``), tells
@@ -192,6 +196,24 @@ class SectionModel:
             if docs.get(s, 0) > 0
         }
         return cls({s: n for s, n in docs.items() if n > 0}, counts, alpha=alpha)
+
+    def merged(self, more: WordCounts, *, min_docs: int = MIN_DOCS) -> SectionModel:
+        """This model with more entries counted in (a running bot's own published editions,
+        sorted by its editors). A word this model does not know joins once ``min_docs`` of
+        the new entries use it, as in training; the model itself is left as it was."""
+        more_docs, per_label, seen = more
+        if not more_docs:
+            return self
+        docs = dict(self.docs)
+        for label, n in more_docs.items():
+            docs[label] = docs.get(label, 0) + n
+        counts = {s: dict(c) for s, c in self.counts.items()}
+        for label, words in per_label.items():
+            into = counts.setdefault(label, {})
+            for word, n in words.items():
+                if word in self._vocabulary or seen.get(word, 0) >= min_docs:
+                    into[word] = into.get(word, 0) + n
+        return SectionModel(docs, counts, alpha=self.alpha)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SectionModel:
