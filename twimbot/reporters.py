@@ -177,11 +177,12 @@ class ReporterCounts:
     def merged(self, other: ReporterCounts | None) -> ReporterCounts:
         """These counts and ``other``'s added up (the shipped prior and a bot's own).
 
-        A sender of ``other`` these counts do not know, whose localpart is that of exactly
-        one sender they do know, is counted as that sender: :meth:`find` matches them by
-        localpart anyway, and counted apart, their own few entries would be an exact match
-        that hides the many the shipped counts know (``@andy:localhost``'s first published
-        week would make ``@andy:matrix.org``'s years of entries disappear)."""
+        A sender of ``other`` these counts do not know by their exact id, whose localpart
+        senders they do know, is counted with them (under the first): :meth:`find` matches
+        them by localpart and adds those senders up anyway, and counted apart, their own few
+        entries would be an exact match that hides the many the shipped counts know
+        (``@andy:localhost``'s first published week would make ``@andy:matrix.org``'s years
+        of entries disappear)."""
         if not other:
             return self
         if not self:
@@ -190,7 +191,7 @@ class ReporterCounts:
         for key, theirs in other.senders.items():
             if key not in senders:
                 known = self._localparts.get(localpart(key), ())
-                key = known[0] if len(known) == 1 else key
+                key = known[0] if known else key
             mine = senders.get(key)
             senders[key] = theirs if mine is None else _add(mine, theirs)
         return ReporterCounts(senders)

@@ -20,7 +20,7 @@ what. Retrain after adding labelled posts (``bench/train_section_model.py``);
 own training. A running bot adds the entries of its own last published editions, as its
 editors sorted them (:meth:`SectionModel.merged`, ``twimbot.draft.learned``): replayed
 week by week over 2025-2026, the words (with the learned reporters) learned from the
-editors' choices are worth 23 sections and 12 projects of 993, and learned from the bot's
+editors' choices are worth 22 sections and 12 projects of 993, and learned from the bot's
 own guesses cost nothing (``bench/classify_accuracy.py --learning``).
 
 The same model, counted per *project* instead of per section over the entries published
