@@ -16,6 +16,7 @@ from media_kit import check_bundle, png, reply_to, run_draft
 from world import NEWS, World, until
 
 from twimbot import media as media_module
+from twimbot.actor import match
 from twimbot.store import MediaRow
 
 PREFIX = "/blog/img/"
@@ -195,6 +196,50 @@ async def test_post_n_reaction_by_an_editor_attaches_and_its_removal_undoes(worl
     assert "not an image, video or file" in reply["content"]["body"]
     reply = await world.command(f"!twim detach {img}")
     await attached_to(world, img, None)
+
+
+async def test_notice_emoji_on_a_picture_attaches_it_as_hebbot_does(world: World) -> None:
+    # hebbot's way to put a picture in the post: ⭕ on it, however long after the news, by
+    # an editor or by its sender; it goes to the sender's submission nearest in time
+    world.write_config(media={"dir": "media", "attach_window_minutes": 0})
+    await world.start_bot()
+    store = await world.store()
+    await world.submit(world.alice, f"first {NEWS}")
+    second = await world.submit(world.alice, f"second {NEWS}")
+    img = await world.alice.send_image(world.submissions, png(21, 8), "late.png")
+    assert (await media_row(world, img)).submission_id is None  # no window: nothing yet
+    by_bob = await world.bob.react(world.submissions, img, "⭕")  # neither editor nor sender
+    await until(lambda: store.reaction(by_bob), 15, "bob's reaction stored")
+    assert (await media_row(world, img)).submission_id is None
+    reaction = await world.editor.react(world.submissions, img, "⭕")
+    row = await attached_to(world, img, second)
+    assert (row.attach_source, row.attach_event) == ("editor", reaction)
+    # removing it undoes it
+    await world.editor.redact(world.submissions, reaction)
+    row = await attached_to(world, img, None)
+    assert row.attach_source is None
+    # its sender may do it too
+    own = await world.alice.react(world.submissions, img, "⭕")
+    row = await attached_to(world, img, second)
+    assert row.attach_event == own
+    # a picture of someone with nothing in the open edition: the editors are told why
+    lone = await world.bob.send_image(world.submissions, png(22, 8), "lone.png")
+    await media_row(world, lone)
+    await world.editor.react(world.submissions, lone, "⭕")
+    told = await world.editor.wait_for(
+        match(
+            room_id=world.editors_room,
+            sender=world.bot_user.user_id,
+            body_contains="has no submission in the open edition",
+        ),
+        timeout=15,
+    )
+    assert "lone.png" in told["content"]["body"] or lone in told["content"]["body"]
+    assert (await media_row(world, lone)).submission_id is None
+    await downloaded(world, img)
+    files = await run_draft(world)
+    assert files.image_targets() == [PREFIX + hashed(png(21, 8))]
+    assert files.markdown.index(f"second {NEWS}") < files.markdown.index(hashed(png(21, 8)))
 
 
 async def test_redacting_the_media_detaches_it(world: World) -> None:

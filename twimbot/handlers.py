@@ -386,6 +386,7 @@ class Handlers:
             key = normalize_key(reaction.key)
             if mark is None and key == normalize_key(self.config.notice_emoji):
                 await self._undo_notice(reaction)
+                await self._undo_attach(reaction)
             elif mark is None and POST_N_RE.match(key):
                 await self._undo_attach(reaction)
             return
@@ -442,7 +443,7 @@ class Handlers:
             await self.store.set_dropped(sub.id, True)
 
     async def _undo_attach(self, reaction: ReactionRow) -> None:
-        """Removing a ``post_N`` reaction undoes the attachment it made.
+        """Removing a ``post_N`` (or ``notice_emoji``) reaction undoes the attachment it made.
 
         The file goes back to an earlier editor's ``post_N`` reaction that still stands,
         else to where the automatic rules put it.
@@ -472,7 +473,11 @@ class Handlers:
         key = normalize_key(r.key)
         editor = self.ctx.is_editor(r.sender)
         if key == normalize_key(self.config.notice_emoji):
-            await self._notice_submit(r, editor)
+            media = await self.store.media_by_event(r.target)
+            if media is not None:
+                await self._notice_attach(r, media, editor)
+            else:
+                await self._notice_submit(r, editor)
             return
         if not editor:
             return
@@ -523,6 +528,30 @@ class Handlers:
             candidate,
             submitted_by=r.sender,
         )
+
+    async def _notice_attach(self, r: Reaction, media: MediaRow, editor: bool) -> None:
+        """hebbot's way to put a picture in the post: ``notice_emoji`` on it, by an editor or
+        by whoever posted it, attaches it to that sender's submission of the open edition
+        nearest in time (before or after it, as hebbot does), however long apart."""
+        if media.redacted or not (editor or r.sender == media.sender):
+            return
+        who = self.ctx.name_of(r.room_id, r.sender)
+        if media.published_in is not None:
+            await self._editors_notice(
+                f"{who}: {media.label} is in the published post of edition"
+                f" {media.published_in}; it stays there"
+            )
+            return
+        edition = await self.store.open_edition()
+        sub = await self.store.nearest_submission(edition.id, media.sender, media.origin_ts)
+        if sub is None:
+            await self._editors_notice(
+                f"{who}: {self.ctx.name_of(media.room_id, media.sender)} has no submission in the"
+                f" open edition; {media.label} is not attached"
+            )
+            return
+        await self.store.attach_media(media.id, sub.id, "editor", r.event_id)
+        await self.store.retry_media(media.id)
 
     async def _attach_by_reaction(self, r: Reaction, number: int) -> None:
         media = await self.store.media_by_event(r.target)

@@ -749,6 +749,21 @@ class Store:
         )
         return result
 
+    async def nearest_submission(
+        self, edition_id: int, sender: str, ts: int
+    ) -> SubmissionRow | None:
+        """The sender's live submission of the edition nearest in time to ``ts`` (the
+        earlier one of two equally near)."""
+        result: SubmissionRow | None = _row(
+            SubmissionRow,
+            await self._one(
+                "SELECT * FROM submissions WHERE edition_id = ? AND sender = ? AND redacted = 0"
+                " AND dropped = 0 ORDER BY ABS(origin_ts - ?), origin_ts, id LIMIT 1",
+                (edition_id, sender, ts),
+            ),
+        )
+        return result
+
     # -- editor marks ----------------------------------------------------------------
 
     async def add_mark(
