@@ -277,3 +277,18 @@ async def test_who_may_command(world: World) -> None:
     assert await store.pending_commands() == []  # the ignored one was handled, not left over
     edition = await store.open_edition()
     assert await store.submissions(edition.id) == []
+
+
+def test_every_hebbot_command_is_recognised_and_answered() -> None:
+    # ingest recognises a command by its first word; commands answers it: the two lists
+    # must agree, or a hebbot command would be taken for chat or answered "unknown"
+    from twimbot.commands import ALIASES, HEBBOT_ANSWERS, TABLE
+    from twimbot.ingest import COMMAND_ALIASES, is_command
+
+    assert set(COMMAND_ALIASES) == set(ALIASES) | set(HEBBOT_ANSWERS)
+    assert set(ALIASES.values()) <= set(TABLE)
+    hebbot = ["!about", "!clear", '!details "term"', "!list-config", "!list-projects"]
+    hebbot += ["!list-sections", "!render", "!restart", '!say "message"', "!status"]
+    hebbot += ["!update-config"]
+    assert all(is_command(c) for c in hebbot)
+    assert not is_command("!sayonara")

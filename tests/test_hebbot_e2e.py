@@ -613,6 +613,8 @@ async def test_hebbot_example_style_template_renders_end_to_end(world: World) ->
 
 
 async def test_hebbot_command_aliases_answer_like_the_twim_commands(world: World) -> None:
+    await world.editor.invite(world.editors_room, world.alice.user_id)  # not an editor
+    await world.alice.join(world.editors_room)
     await world.start_bot()
     await world.submit(world.alice, NHEKO_NEWS)
     for alias, command in (
@@ -629,6 +631,41 @@ async def test_hebbot_command_aliases_answer_like_the_twim_commands(world: World
     assert md["content"]["body"].startswith("twim-") and md["content"]["body"].endswith(".md")
     text = (await world.editor.download(md["content"]["url"])).decode("utf-8")
     assert "### Nheko ([website](https://nheko-reborn.github.io))" in text
+
+    # the rest of hebbot's commands: !details "term", !say "message", !list-config, !about,
+    # !restart; and the two twimbot does otherwise say how
+    details = (await world.command('!details "Nheko"'))["content"]["body"]
+    assert details == (await world.command("!twim details nheko"))["content"]["body"]
+    assert details.startswith("Project Nheko\nname: nheko\n")
+    assert "website: https://nheko-reborn.github.io" in details
+    assert "default section: Dept of Clients 📱" in details
+    section = (await world.command("!details 📱"))["content"]["body"]
+    assert section.startswith("Section Dept of Clients 📱\nname: clients\n")
+    assert "Nheko" in section.split("projects: ", 1)[1]
+    missing = (await world.command("!details Nothing Such"))["content"]["body"]
+    assert missing == "no project or section is called 'Nothing Such'"
+
+    said = await world.command('!say "TWIM closes in an hour:\nsend your news now!"')
+    assert said["content"]["body"] == "Said in the submissions room."
+    announced = await world.alice.wait_for(
+        match(room_id=world.submissions, sender=world.bot_user.user_id, msgtype="m.notice"),
+        timeout=15,
+    )
+    assert announced["content"]["body"] == "TWIM closes in an hour:\nsend your news now!"
+
+    listed = (await world.command("!list-config"))["content"]["body"]
+    assert f"editors room: {world.editors_room}" in listed
+    assert "sections: 5, projects: 3" in listed
+    assert "token" not in listed.lower() and "password" not in listed.lower()
+    about = (await world.command("!about"))["content"]["body"]
+    assert about.startswith(f"twimbot {twimbot.__version__} (Python ")
+    restarted = (await world.command("!restart"))["content"]["body"]
+    assert restarted.startswith("Reloaded the config and template."), restarted
+    for hebbot_only, hint in (("!clear", "!twim publish"), ("!update-config", "!twim reload")):
+        assert hint in (await world.command(hebbot_only))["content"]["body"]
+    # a non-editor gets the one refusal, and nothing is said
+    refused = await world.command('!say "spam"', actor=world.alice)
+    assert refused["content"]["body"] == "Sorry, only editors can use twimbot commands."
 
 
 def test_import_hebbot_cli_errors_are_one_line(tmp_path: Path) -> None:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import html
 import logging
+import platform
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from twimbot import chat, draft, lookup
-from twimbot.config import Config
+from twimbot.config import Config, Section
 from twimbot.draft import Draft
 from twimbot.errors import CommandError, ConfigError, MatrixError, TemplateError, TwimbotError
 from twimbot.handlers import describe, effective_assignment, is_editor
@@ -54,6 +56,15 @@ def _quoted(arg: str, limit: int = 40) -> str:
     """An argument quoted back to the editor: repr (control and bidi characters show as
     escapes) and short, however long the original."""
     return repr(arg if len(arg) <= limit else arg[:limit] + "…")
+
+
+def _rest(body: str, words: int) -> str:
+    """What follows the first ``words`` words of a command, as typed (line breaks kept), without
+    the double quotes hebbot's syntax puts around it (``!say "message"``)."""
+    rest = re.sub(rf"^\s*(?:\S+\s+){{{words}}}", "", body, count=1).strip()
+    if len(rest) >= 2 and rest[0] == rest[-1] == '"':
+        rest = rest[1:-1].strip()
+    return rest
 
 
 def _number(arg: str) -> int:
@@ -101,8 +112,8 @@ class Commands:
     async def _dispatch(self, cmd: CommandRow) -> Reply:
         words = cmd.body.split()
         head = words[0].lower()
-        if head in ALIASES:
-            word, args = ALIASES[head], words[1:]
+        if head in ALIASES or head in HEBBOT_ANSWERS:
+            word, args = ALIASES.get(head, head), words[1:]
         elif len(words) == 1:
             word, args = "help", []
         else:
@@ -113,6 +124,8 @@ class Commands:
                 return []
             self._last_refusal[cmd.sender] = now
             return _text("Sorry, only editors can use twimbot commands.")
+        if word in HEBBOT_ANSWERS:
+            return _text(HEBBOT_ANSWERS[word])
         spec = TABLE.get(word)
         if spec is None:
             raise CommandError(f"unknown command {_quoted(word)}; try !twim help")
@@ -428,6 +441,72 @@ class Commands:
         ]
         return [chat.lines_notice(f"{len(lines)} sections", lines)]
 
+    async def details(self, cmd: CommandRow, args: list[str]) -> Reply:
+        query = _rest(cmd.body, 1 if cmd.body.split()[0].lower() in ALIASES else 2)
+        found = lookup.match_name(query, self.config)
+        if found is None:
+            raise CommandError(f"no project or section is called {_quoted(query)}")
+        config = self.config
+        if isinstance(found, Section):
+            members = [p.title for p in config.projects if p.default_section == found.name]
+            lines = [
+                f"name: {found.name}",
+                f"key: {found.emoji or '(none)'}",
+                f"order: {found.order}",
+                f"usual reporters: {', '.join(found.usual_reporters) or '(none)'}",
+                f"projects: {', '.join(members) or '(none)'}",
+            ]
+            return [chat.lines_notice(f"Section {found.title}", lines)]
+        section = config.section(found.default_section or "")
+        lines = [
+            f"name: {found.name}",
+            f"key: {found.emoji or '(none)'}",
+            f"website: {found.website or '(none)'}",
+            f"default section: {section.title if section else '(none)'}",
+            f"usual reporters: {', '.join(found.usual_reporters) or '(none)'}",
+            f"aliases: {', '.join(found.aliases) or '(none)'}",
+            f"description: {found.description or '(none)'}",
+        ]
+        return [chat.lines_notice(f"Project {found.title}", lines)]
+
+    async def say(self, cmd: CommandRow, args: list[str]) -> Reply:
+        text = _rest(cmd.body, 1 if cmd.body.split()[0].lower() in ALIASES else 2)
+        if not text:
+            raise CommandError("usage: !twim say TEXT")
+        rooms = self.config.rooms.submissions
+        async with self.store.transaction():
+            for room in rooms:
+                await self.store.enqueue(room, "m.room.message", chat.text_notice(text))
+        where = "the submissions room" if len(rooms) == 1 else f"{len(rooms)} submissions rooms"
+        return _text(f"Said in {where}.")
+
+    async def about(self, cmd: CommandRow, args: list[str]) -> Reply:
+        from twimbot import __version__
+
+        return _text(
+            f"twimbot {__version__} (Python {platform.python_version()},"
+            f" matrix-nio {version('matrix-nio')}); !twim help lists the commands."
+        )
+
+    async def show_config(self, cmd: CommandRow, args: list[str]) -> Reply:
+        c = self.config
+        power = "not set" if c.editor_power_level is None else str(c.editor_power_level)
+        lines = [
+            f"homeserver: {c.homeserver}",
+            f"user_id: {c.user_id}",
+            f"submissions rooms: {', '.join(c.rooms.submissions)}",
+            f"editors room: {c.rooms.editors}",
+            f"ping room: {c.ping.room or '(none)'}",
+            f"editors: {', '.join(c.editors) or '(none)'}; editor_power_level: {power}",
+            f"trigger: {', '.join(c.trigger.prefixes)}, at least {c.trigger.min_length}"
+            f" characters; notice emoji {c.notice_emoji}",
+            f"sections: {len(c.sections)}, projects: {len(c.projects)},"
+            f" fallback section: {c.fallback_section}",
+            f"template: {c.template_path or 'built-in'}",
+            f"database: {c.database_path}",
+        ]
+        return [chat.lines_notice("Configuration (no secrets are kept in it)", lines)]
+
     async def pings(self, cmd: CommandRow, args: list[str]) -> Reply:
         config = self.config
         if not (config.ping.room or config.ping.stats_url):
@@ -567,11 +646,34 @@ TABLE: dict[str, Spec] = {
     "pings": Spec("pings", "the current Dept of Ping table", Commands.pings),
     "editions": Spec("editions", "open and published editions", Commands.editions),
     "reload": Spec("reload", "re-read the config and template", Commands.reload),
+    "details": Spec(
+        "details NAME",
+        "everything configured for one project or section",
+        Commands.details,
+        1,
+        None,
+    ),
+    "say": Spec("say TEXT", "the bot says TEXT in the submissions room", Commands.say, 1, None),
+    "config": Spec("config", "the running configuration", Commands.show_config),
+    "about": Spec("about", "twimbot's version", Commands.about),
 }
 
+# hebbot's commands, for editors' habits (ingest.COMMAND_ALIASES must list them all).
 ALIASES = {
     "!render": "draft",
     "!status": "status",
     "!list-projects": "projects",
     "!list-sections": "sections",
+    "!details": "details",
+    "!say": "say",
+    "!list-config": "config",
+    "!about": "about",
+    "!restart": "reload",
+}
+# hebbot's commands twimbot does differently: the answer says how.
+HEBBOT_ANSWERS = {
+    "!clear": "twimbot deletes no news: !twim publish archives this edition and opens the next,"
+    " and !twim drop N leaves one post out.",
+    "!update-config": "twimbot runs no shell hook: edit the config file (or run"
+    " twimbot import-hebbot again) and send !twim reload.",
 }

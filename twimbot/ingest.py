@@ -18,7 +18,20 @@ from twimbot.model import MediaKind
 from twimbot.ping import is_ping
 from twimbot.sanitize import strip_controls
 
-COMMAND_ALIASES = ("!render", "!status", "!list-projects", "!list-sections")
+# hebbot's commands (twimbot.commands answers each: an alias, or how twimbot does it).
+COMMAND_ALIASES = (
+    "!render",
+    "!status",
+    "!list-projects",
+    "!list-sections",
+    "!details",
+    "!say",
+    "!list-config",
+    "!about",
+    "!restart",
+    "!clear",
+    "!update-config",
+)
 MEDIA_MSGTYPES: dict[str, MediaKind] = {"m.image": "image", "m.video": "video", "m.file": "file"}
 # Separators people put between the trigger and their news ("TWIM: …", "@bot, …").
 _SEPARATORS = re.compile(r"^[\s:,;.\-–—>]*")
