@@ -707,12 +707,14 @@ def test_import_hebbot_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("warning: ") == 2 and "Traceback" not in result.stderr
 
 
-# Two real weeks of TWIM (labelled as published, bench/data), replayed in auto mode.
+# Real weeks of TWIM (labelled as published, bench/data): two replayed in auto mode, then one
+# sorted by an editor's reactions.
 BENCH_DATA = Path(__file__).resolve().parent.parent / "bench" / "data"
 REPLAY_WEEKS = [
     BENCH_DATA / "blind7" / "2026-10-02-twim.json",
     BENCH_DATA / "blind4" / "2026-10-09-twim.json",
 ]
+EDITOR_WEEK = BENCH_DATA / "train7" / "2026-06-26-twim.json"
 
 
 async def test_real_weeks_sorted_live_exactly_as_the_bench_sorts_them(world: World) -> None:
@@ -721,44 +723,49 @@ async def test_real_weeks_sorted_live_exactly_as_the_bench_sorts_them(world: Wor
     # bot itself: the real TWIM config imported, one account per real reporter's localpart,
     # each entry posted with the trigger, no editor. Every entry must be sorted exactly as
     # the bench's classifier sorts the labelled text, reasons included; the second week
-    # after the first was published, when the bot has learned its own first week.
+    # after the first was published, when the bot has learned its own first week. Then a
+    # third week is sorted by the editor's reactions, as TWIM's editors make them.
     await import_into(world)
     await world.start_bot()
     config = world.config
     store = await world.store()
     actors: dict[str, Actor] = {}
+
+    async def post_week(path: Path) -> list[tuple[dict[str, Any], str, str]]:
+        posted = []
+        for entry in json.loads(path.read_text(encoding="utf-8")):
+            localpart = entry["sender"][1:].split(":", 1)[0].lower()
+            actor = actors.get(localpart)
+            if actor is None:
+                actor = Actor.from_user(world.synapse.register(localpart))
+                await actor.__aenter__()
+                await world.editor.invite(world.submissions, actor.user_id)
+                await actor.join(world.submissions)
+                actors[localpart] = actor
+            assert actor.user_id == f"@{localpart}:localhost"
+            posted.append((entry, actor.user_id, await world.submit(actor, entry["text"])))
+        return posted
+
+    async def sorted_as_the_bench(posted: list[tuple[dict[str, Any], str, str]]) -> int:
+        """How many entries the bot sorted as published: exactly the bench's count."""
+        learned = (
+            await draft.learned(store, config) if await store.published_edition_ids(1) else None
+        )
+        right = bench_right = 0
+        for entry, user_id, event_id in posted:
+            sub = await world.submission(event_id)
+            want = classify.classify(entry["text"], user_id, config, None, learned)
+            assert sub.classification == want, (entry["text"][:80], sub.classification)
+            label = (entry["project"], entry["section"])
+            right += (sub.auto_project, sub.auto_section) == label
+            bench_right += (want.project, want.section) == label
+        assert right == bench_right
+        return right
+
     try:
         for week, path in enumerate(REPLAY_WEEKS):
-            entries = json.loads(path.read_text(encoding="utf-8"))
-            learned = await draft.learned(store, config) if week else None
-            posted: list[tuple[dict[str, Any], str, str]] = []
-            for entry in entries:
-                localpart = entry["sender"][1:].split(":", 1)[0].lower()
-                actor = actors.get(localpart)
-                if actor is None:
-                    actor = Actor.from_user(world.synapse.register(localpart))
-                    await actor.__aenter__()
-                    await world.editor.invite(world.submissions, actor.user_id)
-                    await actor.join(world.submissions)
-                    actors[localpart] = actor
-                event_id = await world.submit(actor, entry["text"])
-                posted.append((entry, actor.user_id, event_id))
-            right = 0
-            for entry, user_id, event_id in posted:
-                assert user_id == f"@{entry['sender'][1:].split(':', 1)[0].lower()}:localhost"
-                sub = await world.submission(event_id)
-                want = classify.classify(entry["text"], user_id, config, None, learned)
-                assert sub.classification == want, (entry["text"][:80], sub.classification)
-                right += (sub.auto_project, sub.auto_section) == (
-                    entry["project"],
-                    entry["section"],
-                )
-            # and so the bench's count of this week's right entries is the bot's
-            bench = [classify.classify(e["text"], u, config, None, learned) for e, u, _ in posted]
-            assert right == sum(
-                (c.project, c.section) == (e["project"], e["section"])
-                for c, (e, _, _) in zip(bench, posted, strict=True)
-            )
+            posted = await post_week(path)
+            await sorted_as_the_bench(posted)
             if week == 0:
                 await world.command("!twim publish")
                 await world.command("!twim publish confirm")
@@ -773,6 +780,29 @@ async def test_real_weeks_sorted_live_exactly_as_the_bench_sorts_them(world: Wor
                     assert found is not None
                     assert found[0].entries == mine + (shipped[0].entries if shipped else 0)
                     assert found[1] == (shipped[1] if shipped else None)
+
+        # editor mode: the editor reacts as TWIM's editors did with hebbot, clicking its
+        # "Key ?" suggestion for a project, a section emoji for an entry without one (or for
+        # a project published outside its default section)
+        posted = [p for p in await post_week(EDITOR_WEEK) if p[0]["section"] is not None]
+        right = await sorted_as_the_bench(posted)
+        assert right < len(posted)  # the reactions have something to correct
+        for entry, _, event_id in posted:
+            project = config.project(entry["project"] or "")
+            section = config.section(entry["section"])
+            assert section is not None and section.emoji is not None
+            if project is not None:
+                assert project.emoji is not None
+                await world.editor.react(world.submissions, event_id, f"{project.emoji} ?")
+            if project is None or project.default_section != section.name:
+                await world.editor.react(world.submissions, event_id, section.emoji)
+        for entry, _, event_id in posted:
+            sub = await world.submission(event_id)
+            expected = entry["project"]
+            auto = config.project(sub.auto_project or "")
+            if expected is None and auto is not None and auto.default_section == entry["section"]:
+                expected = auto.name  # SPEC §6: a section reaction keeps such an auto project
+            await wait_for_assignment(world, event_id, expected, entry["section"])
     finally:
         for actor in actors.values():
             await actor.close()
