@@ -71,6 +71,7 @@ _DERIVED_RE = re.compile(r"[-_][^\W_]")
 
 
 def nfc(text: str) -> str:
+    """Composed Unicode: "é" typed as e + accent matches the config's "é"."""
     return unicodedata.normalize("NFC", text)
 
 
@@ -160,6 +161,8 @@ class Term:
 def compile_name(
     alias: str, *, hint: bool, plural: bool = True
 ) -> tuple[re.Pattern[str], str, bool] | None:
+    """A name (or hint) as an escaped whole-word pattern, the word a text must have for it to
+    match there, and whether the pattern starts at that word; None for a name of nothing."""
     alias = nfc(alias).strip()
     words = WORD_RUN_RE.findall(alias.casefold())
     if len(alias) < 2 or not words:
@@ -231,6 +234,8 @@ def _slash_variants(title: str) -> list[str]:
 
 
 def project_aliases(project: Project) -> list[str]:
+    """Every spelling that names a project: name, title, aliases, ``Element Web`` of
+    ``Element Web/Desktop``."""
     return [project.name, project.title, *project.aliases, *_slash_variants(project.title)]
 
 
@@ -403,6 +408,8 @@ def plain_text(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
+    """One place a text names a term."""
+
     term: Term
     start: int
     end: int
@@ -417,6 +424,7 @@ class Hit:
 
 
 def scan(index: Mapping[str, Sequence[Term]], doc: Doc) -> list[Hit]:
+    """Every place ``doc`` names a term of ``index`` (:func:`index_terms`), in text order."""
     hits: list[Hit] = []
     for word, starts in doc.starts.items():
         for term in index.get(word, ()):
@@ -460,6 +468,7 @@ def _hits(term: Term, matches: Iterable[re.Match[str]], doc: Doc) -> list[Hit]:
 
 
 def index_terms(terms: Iterable[Term]) -> dict[str, list[Term]]:
+    """Terms by the word a text must have for them to match (:attr:`Term.probe`)."""
     out: dict[str, list[Term]] = {}
     for term in terms:
         out.setdefault(term.probe, []).append(term)
