@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twimbot.classify import Classifier
+from twimbot.classify import Classifier, Learned
 from twimbot.config import Config, parse_config
 from twimbot.draft import LEARN_EDITIONS
 from twimbot.hebbot import convert_hebbot
@@ -509,7 +509,7 @@ def learning(
     """A running bot on the posts of ``files`` from ``since`` on, week by week, learning as
     ``twimbot.draft.learned`` makes it learn. It ships with learned data counted on the posts
     before ``since``; each post it has published since joins them (its last
-    ``LEARN_EDITIONS``), merged the way the bot merges them, as:
+    ``LEARN_EDITIONS``), merged by the bot's own :meth:`Learned.plus`, as:
 
     * ``frozen``: nothing (a bot that would learn nothing);
     * ``own guesses``: its own automatic choices (no editor ever corrects it);
@@ -525,30 +525,27 @@ def learning(
     for f in files:
         if post_date(f) >= since:
             by_date.setdefault(post_date(f), []).append(f)
-    section_model = SectionModel.from_counts(
-        *count_words(e for f in before for e in train_section_model.post_examples(f))
+    shipped = Learned(
+        ReporterCounts.count(e for f in before for e in train_reporters.post_examples(f)),
+        SectionModel.from_counts(
+            *count_words(e for f in before for e in train_section_model.post_examples(f))
+        ),
+        SectionModel.from_counts(
+            *count_words(e for f in before for e in train_project_model.post_examples(f))
+        ),
     )
-    project_model = SectionModel.from_counts(
-        *count_words(e for f in before for e in train_project_model.post_examples(f))
-    )
-    reporters = ReporterCounts.count(e for f in before for e in train_reporters.post_examples(f))
     scores: dict[str, Score] = {}
     for mode in LEARNING_MODES:
         published: list[list[tuple[str, str | None, str | None, frozenset[str]]]] = []
         score = Score(0, 0, 0, 0)
         for day in sorted(by_date):
             recent = [e for edition in published[-LEARN_EDITIONS:] for e in edition]
+            learned = shipped.plus(recent, config.fallback_section)
             classifier = Classifier(
                 config,
-                section_model=section_model.merged(
-                    count_words((s, w) for _, _, s, w in recent if s is not None)
-                ),
-                reporters=reporters.merged(
-                    ReporterCounts.count((u, p, s) for u, p, s, _ in recent)
-                ),
-                project_model=project_model.merged(
-                    count_words((p, w) for _, p, _, w in recent if p is not None)
-                ),
+                section_model=learned.section_model,
+                reporters=learned.reporters,
+                project_model=learned.project_model,
             )
             for f in by_date[day]:
                 entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
@@ -564,9 +561,8 @@ def learning(
                     else:
                         got = classifier.classify(e["text"], e["sender"])
                         project, section = got.project, got.section
-                    counted = None if section == config.fallback_section else section
                     words = model_words(plain_text(e["text"]))
-                    edition.append((e["sender"], project, counted, words))
+                    edition.append((e["sender"], project, section, words))
                 published.append(edition)
         scores[mode] = score
     return scores

@@ -135,6 +135,7 @@ from twimbot.reporters import (
 from twimbot.section_model import (
     SectionGuess,
     SectionModel,
+    count_words,
     default_model,
     default_project_model,
 )
@@ -1187,6 +1188,35 @@ class Learned:
     reporters: ReporterCounts
     section_model: SectionModel
     project_model: SectionModel
+
+    @classmethod
+    def shipped(cls) -> Learned:
+        """The learned data twimbot ships with."""
+        return cls(default_counts(), default_model(), default_project_model())
+
+    def plus(
+        self,
+        published: Iterable[tuple[str, str | None, str | None, frozenset[str]]],
+        fallback_section: str,
+    ) -> Learned:
+        """These data with published entries added, each ``(sender, project, section,
+        model_words of its text)``. An entry left in the fallback section teaches no
+        department (its sender's other counts still grow)."""
+        entries = [
+            (sender, project, None if section == fallback_section else section, words)
+            for sender, project, section, words in published
+        ]
+        return Learned(
+            reporters=self.reporters.merged(
+                ReporterCounts.count((u, p, s) for u, p, s, _ in entries)
+            ),
+            section_model=self.section_model.merged(
+                count_words((s, w) for _, _, s, w in entries if s is not None)
+            ),
+            project_model=self.project_model.merged(
+                count_words((p, w) for _, p, _, w in entries if p is not None)
+            ),
+        )
 
 
 _CACHE: dict[tuple[int, int], tuple[Config, Learned | None, Classifier]] = {}

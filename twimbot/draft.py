@@ -26,8 +26,7 @@ from twimbot.config import WEEKDAYS, Config
 from twimbot.errors import TemplateError
 from twimbot.model import Assignment, DraftInput, Entry, MediaItem, MediaKind, PingRow
 from twimbot.names import plain_text
-from twimbot.reporters import ReporterCounts, default_counts
-from twimbot.section_model import count_words, default_model, default_project_model, model_words
+from twimbot.section_model import model_words
 from twimbot.store import Edition, Mark, MediaRow, Store, SubmissionRow
 
 MAX_TS = 2**62
@@ -235,35 +234,25 @@ async def learned(store: Store, config: Config, editions: int = LEARN_EDITIONS) 
     archive must not slow the start. Entries left in the fallback section teach no
     department.
     """
-    published: list[tuple[str, str, str | None, str | None]] = []
+    published: list[tuple[str, str | None, str | None, str]] = []
     for edition_id in await store.published_edition_ids(editions):
         subs, marks = await _entries(store, edition_id)
         for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True):
-            section = assignment.section.name
-            counted = None if section == config.fallback_section else section
-            published.append((sub.sender, sub.text, assignment.project.name, counted))
+            published.append(
+                (sub.sender, assignment.project.name, assignment.section.name, sub.text)
+            )
     # Splitting a year of entries into words takes a few hundred milliseconds: off the
     # event loop, so that acknowledgements and commands go on meanwhile.
-    return await asyncio.to_thread(_learn, published)
+    return await asyncio.to_thread(_learn, published, config.fallback_section)
 
 
-def _learn(published: list[tuple[str, str, str | None, str | None]]) -> Learned:
-    """:func:`learned` from ``(sender, text, project, section)`` of the published entries
-    (``section`` None: the fallback section, which teaches no department)."""
-    section_words: list[tuple[str, frozenset[str]]] = []
-    project_words: list[tuple[str, frozenset[str]]] = []
-    for _sender, text, project, section in published:
-        words = model_words(plain_text(text))
-        if section is not None:
-            section_words.append((section, words))
-        if project is not None:
-            project_words.append((project, words))
-    return Learned(
-        reporters=default_counts().merged(
-            ReporterCounts.count((sender, p, s) for sender, _, p, s in published)
-        ),
-        section_model=default_model().merged(count_words(section_words)),
-        project_model=default_project_model().merged(count_words(project_words)),
+def _learn(
+    published: list[tuple[str, str | None, str | None, str]], fallback_section: str
+) -> Learned:
+    """:func:`learned` from ``(sender, project, section, text)`` of the published entries."""
+    return Learned.shipped().plus(
+        ((u, p, s, model_words(plain_text(text))) for u, p, s, text in published),
+        fallback_section,
     )
 
 
