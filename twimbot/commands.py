@@ -58,9 +58,10 @@ def _quoted(arg: str, limit: int = 40) -> str:
     return repr(arg if len(arg) <= limit else arg[:limit] + "…")
 
 
-def _rest(body: str, words: int) -> str:
-    """What follows the first ``words`` words of a command, as typed (line breaks kept), without
-    the double quotes hebbot's syntax puts around it (``!say "message"``)."""
+def _argument_text(body: str) -> str:
+    """A command's argument as typed (line breaks kept): what follows ``!twim WORD`` or a
+    hebbot alias, without the double quotes hebbot's syntax puts around it (``!say "message"``)."""
+    words = 1 if body.split()[0].lower() in ALIASES else 2
     rest = re.sub(rf"^\s*(?:\S+\s+){{{words}}}", "", body, count=1).strip()
     if len(rest) >= 2 and rest[0] == rest[-1] == '"':
         rest = rest[1:-1].strip()
@@ -442,7 +443,7 @@ class Commands:
         return [chat.lines_notice(f"{len(lines)} sections", lines)]
 
     async def details(self, cmd: CommandRow, args: list[str]) -> Reply:
-        query = _rest(cmd.body, 1 if cmd.body.split()[0].lower() in ALIASES else 2)
+        query = _argument_text(cmd.body)
         found = lookup.match_name(query, self.config)
         if found is None:
             raise CommandError(f"no project or section is called {_quoted(query)}")
@@ -470,7 +471,7 @@ class Commands:
         return [chat.lines_notice(f"Project {found.title}", lines)]
 
     async def say(self, cmd: CommandRow, args: list[str]) -> Reply:
-        text = _rest(cmd.body, 1 if cmd.body.split()[0].lower() in ALIASES else 2)
+        text = _argument_text(cmd.body)
         if not text:
             raise CommandError("usage: !twim say TEXT")
         rooms = self.config.rooms.submissions
