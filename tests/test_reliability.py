@@ -26,7 +26,7 @@ from twimbot.actor import Actor, match
 from twimbot.devserver import Synapse
 from twimbot.handlers import Handlers
 from twimbot.ingest import Reaction
-from twimbot.matrix import NioMatrix, RateLimited
+from twimbot.matrix import SYNC_FILTER, NioMatrix, RateLimited
 
 
 def db_rows(world: World, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -121,6 +121,12 @@ async def burst(actor: Actor, room: str, tag: str, count: int, out: list[str]) -
         out.append(await actor.send_text(room, f"TWIM: {tag} {i} {NEWS}"))
 
 
+async def chat(actor: Actor, room: str, count: int) -> None:
+    """Messages that are no submissions (no trigger): timeline events the bot reads past."""
+    for i in range(count):
+        await actor.send_text(room, f"just chatting, message {i}")
+
+
 async def test_sigkill_during_a_burst_loses_and_doubles_nothing(world: World) -> None:
     world.spawn_bot()
     submitted = [await world.submit(world.alice, f"before the burst {NEWS}")]
@@ -149,16 +155,21 @@ async def test_gap_longer_than_the_sync_timeline_is_backfilled(world: World) -> 
     assert world.terminate_bot() == 0
     started = time.monotonic()
     sent: list[str] = []
-    # 200 submissions while the bot is down: twice the sync filter's timeline limit, so the
-    # first sync comes back limited and the bot must page /messages back to what it has.
+    # While the bot is down: 40 submissions, then more chatter than the sync filter's
+    # timeline limit. The first sync comes back limited and holds none of the submissions,
+    # so every one of them is stored only if the bot pages /messages back to what it has.
+    # (Chatter is cheap for the bot; 200 submissions took 25-50 s to acknowledge here.)
     await asyncio.gather(
-        *(
-            burst(a, world.submissions, f"{a.user_id}-{k}", 25, sent)
-            for a in (world.alice, world.bob)
-            for k in range(4)
-        )
+        *(burst(a, world.submissions, a.user_id, 20, sent) for a in (world.alice, world.bob))
     )
-    print(f"sent {len(sent)} in {time.monotonic() - started:.1f} s")
+    chatter = SYNC_FILTER["room"]["timeline"]["limit"] + 20
+    await asyncio.gather(
+        *(chat(a, world.submissions, chatter // 2) for a in (world.alice, world.bob))
+    )
+    print(
+        f"sent {len(sent)} submissions and {chatter} other messages in "
+        f"{time.monotonic() - started:.1f} s"
+    )
     submitted += sent
     started = time.monotonic()
     world.spawn_bot()
