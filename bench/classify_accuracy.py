@@ -42,6 +42,7 @@ gives the compile time, the mean time per entry and the worst time on hostile in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -91,7 +92,7 @@ TRAINING_SETS = (
 # then nothing scores them, not even a test's assert. They join the training set when the
 # next round starts.
 LABEL_SETS = TRAINING_SETS
-SENDER_MODES = ("as-posted", "localhost")
+SENDER_MODES = ("as-posted", "localhost", "renamed")
 
 
 def localhost_sender(user_id: str) -> str:
@@ -101,12 +102,21 @@ def localhost_sender(user_id: str) -> str:
     return f"{localpart}:localhost"
 
 
+def renamed_sender(user_id: str) -> str:
+    """``@andybalaam:matrix.org`` as a replay with accounts of its own naming posts it: an id
+    no post has (the same one for the same sender), under the sender's display name."""
+    digest = hashlib.sha256(user_id.casefold().encode()).hexdigest()[:10]
+    return f"@replay-{digest}:localhost"
+
+
 def with_senders(entries: Sequence[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
     """The entries with their senders as the replay ``mode`` posts them."""
     if mode == "as-posted":
         return list(entries)
     if mode == "localhost":
         return [{**e, "sender": localhost_sender(e["sender"])} for e in entries]
+    if mode == "renamed":
+        return [{**e, "sender": renamed_sender(e["sender"])} for e in entries]
     raise ValueError(f"unknown sender mode {mode!r}")
 
 
@@ -301,7 +311,9 @@ def evaluate(
             previous = last.get(entry["sender"])
         elif history == "oracle":
             previous = entry["project"]
-        got = classifier.classify(entry["text"], entry["sender"], previous)
+        got = classifier.classify(
+            entry["text"], entry["sender"], previous, entry.get("display_name")
+        )
         p_ok = got.project == entry["project"]
         s_ok = got.section == entry["section"]
         project_ok += p_ok
@@ -347,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--senders",
         choices=SENDER_MODES,
         default="as-posted",
-        help="localhost: every sender as @<localpart>:localhost, as an outside replay posts it",
+        help="localhost: every sender as @<localpart>:localhost, as an outside replay posts it;"
+        " renamed: every sender under an id of the replay's own (their display name kept)",
     )
     args = parser.parse_args(argv)
     config = load_hebbot_toml(args.config)
@@ -478,6 +491,7 @@ def forward(
         by_date.setdefault(post_date(f), []).append(f)
     section_words, project_words = count_words(()), count_words(())
     reported: list[tuple[str, str | None, str | None]] = []
+    named: list[tuple[str, str]] = []
     total = Score(0, 0, 0, 0)
     years: dict[str, Score] = {}
     for day in sorted(by_date):
@@ -485,7 +499,7 @@ def forward(
             classifier = Classifier(
                 config,
                 section_model=SectionModel.from_counts(*section_words),
-                reporters=ReporterCounts.count(reported),
+                reporters=ReporterCounts.count(reported, named),
                 project_model=SectionModel.from_counts(*project_words),
             )
             for f in by_date[day]:
@@ -496,6 +510,7 @@ def forward(
             _add_counts(section_words, count_words(train_section_model.post_examples(f)))
             _add_counts(project_words, count_words(train_project_model.post_examples(f)))
             reported += train_reporters.post_examples(f)
+            named += train_reporters.post_names(f)
     return total, dict(sorted(years.items()))
 
 
@@ -526,7 +541,10 @@ def learning(
         if post_date(f) >= since:
             by_date.setdefault(post_date(f), []).append(f)
     shipped = Learned(
-        ReporterCounts.count(e for f in before for e in train_reporters.post_examples(f)),
+        ReporterCounts.count(
+            (e for f in before for e in train_reporters.post_examples(f)),
+            [n for f in before for n in train_reporters.post_names(f)],
+        ),
         SectionModel.from_counts(
             *count_words(e for f in before for e in train_section_model.post_examples(f))
         ),
@@ -537,10 +555,12 @@ def learning(
     scores: dict[str, Score] = {}
     for mode in LEARNING_MODES:
         published: list[list[tuple[str, str | None, str | None, frozenset[str]]]] = []
+        names: list[list[tuple[str, str]]] = []
         score = Score(0, 0, 0, 0)
         for day in sorted(by_date):
             recent = [e for edition in published[-LEARN_EDITIONS:] for e in edition]
-            learned = shipped.plus(recent, config.fallback_section)
+            recent_names = [n for edition in names[-LEARN_EDITIONS:] for n in edition]
+            learned = shipped.plus(recent, config.fallback_section, recent_names)
             classifier = Classifier(
                 config,
                 section_model=learned.section_model,
@@ -553,17 +573,23 @@ def learning(
                 if mode == "frozen":
                     continue
                 edition = []
+                edition_names = []
                 for e in entries:
                     if mode == "editors":
                         if e.get("section") is None:  # a department the config lacks
                             continue
                         project, section = e["project"], e["section"]
                     else:
-                        got = classifier.classify(e["text"], e["sender"])
+                        got = classifier.classify(
+                            e["text"], e["sender"], None, e.get("display_name")
+                        )
                         project, section = got.project, got.section
                     words = model_words(plain_text(e["text"]))
                     edition.append((e["sender"], project, section, words))
+                    if e.get("display_name"):
+                        edition_names.append((e["sender"], e["display_name"]))
                 published.append(edition)
+                names.append(edition_names)
         scores[mode] = score
     return scores
 

@@ -41,8 +41,21 @@ def post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]:
 
 
 @cache
+def post_names(post: Path) -> tuple[tuple[str, str], ...]:
+    """``(sender, display name)`` of the entries of one post file."""
+    entries = json.loads(post.read_text(encoding="utf-8"))
+    return tuple((e["sender"], e["display_name"]) for e in entries if e.get("display_name"))
+
+
+def _names(exclude: Path | None = None) -> list[tuple[str, str]]:
+    return [n for post in training_posts() if post != exclude for n in post_names(post)]
+
+
+@cache
 def _whole() -> ReporterCounts:
-    return ReporterCounts.count(e for post in training_posts() for e in post_examples(post))
+    return ReporterCounts.count(
+        (e for post in training_posts() for e in post_examples(post)), _names()
+    )
 
 
 def train(exclude: Path | None = None) -> ReporterCounts:
@@ -65,7 +78,11 @@ def train(exclude: Path | None = None) -> ReporterCounts:
                 dict(Counter(counts.projects) - Counter(less.projects)),
                 dict(Counter(counts.sections) - Counter(less.sections)),
             )
-    return ReporterCounts(senders)
+    # the display names the other posts show (a name only this post had is not known)
+    named: dict[str, set[str]] = {}
+    for sender, name in _names(skip):
+        named.setdefault(name, set()).add(sender)
+    return ReporterCounts(senders, named)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -163,6 +163,28 @@ async def test_the_bot_learns_from_the_edition_it_published(world: World) -> Non
     assert '"zorblax"' in words.auto_section_reason
 
 
+async def test_a_sender_nothing_knows_is_known_by_their_display_name(world: World) -> None:
+    # Alice's account is new to the shipped counts, but "Nico" posted TWIM's Nheko news for
+    # years (@deepbluev7:neko.dev, the one sender of that name): a new account, or a replay
+    # with accounts of its own, under the name everyone knows
+    text = "We fixed a crash when scrolling back and sped up the timeline quite a lot."
+    await world.start_bot()
+    before = await world.submission(await world.submit(world.alice, text))
+    assert before.auto_project is None, before.classification
+    await world.alice.set_displayname("Nico")
+    await until(
+        lambda: _member_name_is(world, world.alice.user_id, "Nico"), 15, "the new display name"
+    )
+    after = await world.submission(await world.submit(world.alice, text))
+    assert after.auto_project == "nheko", after.classification
+    assert '@deepbluev7:neko.dev (same display name "Nico")' in after.auto_project_reason
+
+
+async def _member_name_is(world: World, user_id: str, name: str) -> bool:
+    members = await world.editor.joined_members(world.submissions)
+    return bool(members.get(user_id, {}).get("display_name") == name)
+
+
 # Words no TWIM post ever used: only what this bot published can teach them.
 NEW_WORDS = "zorblax quibbit flummox"
 STRANGER_NEWS = f"More {NEW_WORDS} this time, as promised."
@@ -272,3 +294,28 @@ def test_a_bots_own_entries_join_the_shipped_sender_of_their_localpart() -> None
     assert sam is not None and sam[1] == "@sam:a.org, @sam:b.org"
     assert sam[0].entries == 3
     assert dict(sam[0].sections) == {"spec": 1, "bridges": 1, "clients": 1}
+
+
+def test_a_bots_own_entries_join_the_shipped_sender_of_their_display_name() -> None:
+    # a replay whose accounts are its own (@replay-…) under the real display names: counted
+    # apart, the replayed sender's first published week would be all the bot knows of them
+    shipped = default_counts()
+    thib = shipped.by_name("Thib (m.org)")
+    assert thib == "@thibaultmartin:matrix.org"
+    known = shipped.senders[thib]
+    own = ReporterCounts.count(
+        [("@replay-1:localhost", None, "status")], [("@replay-1:localhost", "Thib (m.org)")]
+    )
+    merged = shipped.merged(own)
+    assert "@replay-1:localhost" not in merged.senders
+    assert merged.senders[thib].entries == known.entries + 1
+    assert merged.senders[thib].sections.get("status", 0) == known.sections.get("status", 0) + 1
+    assert merged.by_name("Thib (m.org)") == thib
+    # an unknown name keeps its own sender, and its name leads to them from then on
+    new = shipped.merged(
+        ReporterCounts.count(
+            [("@replay-2:localhost", "nheko", None)], [("@replay-2:localhost", "Nobody Known")]
+        )
+    )
+    assert new.senders["@replay-2:localhost"].entries == 1
+    assert new.by_name("nobody known") == "@replay-2:localhost"

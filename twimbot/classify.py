@@ -82,6 +82,10 @@ entries no project decides, the cascade on 327 (docs/classification.md).
 learned) id matches exactly is matched by localpart on another server, weaker evidence that
 the reasons show (``@andybalaam:localhost looks like @andybalaam:matrix.org, who usually
 reports for …``); several ids with that localpart are merged, and the usual tie rules apply.
+A sender known neither way, whose display name only one sender of the learned reporters
+posted under, is taken for that sender (``@replay-1:localhost looks like
+@deepbluev7:neko.dev (same display name "Nico"), who …``): a new account under a known
+name, or a replay whose accounts are named its own way.
 
 Sections whose config does not set ``hints`` get :data:`DEFAULT_HINTS` for their name (the
 TWIM/hebbot department names), or else their title as a phrase ("Non Chat Clients"), so that
@@ -116,7 +120,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from twimbot import names
@@ -268,7 +272,8 @@ class _Sender:
     id: str
     projects: tuple[int, ...]  # the config's usual_reporters projects
     sections: tuple[int, ...]  # the config's usual_reporters sections
-    # the configured id(s) matched by localpart only ("@andy:localhost" is "@andy:matrix.org")
+    # the configured id(s) matched by localpart ("@andy:localhost" is "@andy:matrix.org") or
+    # the known sender of the same display name, when not by the exact id
     projects_like: str | None
     sections_like: str | None
     habit: Habit | None  # learned: the project most of their past entries were published under
@@ -276,7 +281,7 @@ class _Sender:
     entries: int = 0
     section_counts: Mapping[str, int] = field(default_factory=dict)
     project_counts: Mapping[str, int] = field(default_factory=dict)  # learned, by project
-    counts_like: str | None = None  # the learned id(s) matched by localpart only
+    counts_like: str | None = None  # the learned id(s) matched by localpart or display name
 
     def who(self, like: str | None) -> str:
         """A reason's subject: ``@x`` or ``@x:localhost looks like @x:matrix.org, who``."""
@@ -407,11 +412,17 @@ class Classifier:
     # -- entry point ------------------------------------------------------------------------
 
     def classify(
-        self, text: str, sender: str, last_editor_project: str | None = None
+        self,
+        text: str,
+        sender: str,
+        last_editor_project: str | None = None,
+        display_name: str | None = None,
     ) -> Classification:
-        """Classify one submission (see the module docstring for the rules)."""
+        """Classify one submission (see the module docstring for the rules); the sender's
+        ``display_name`` helps only when neither the config nor the learned reporters know
+        their id, nor its localpart."""
         doc = Doc.parse(text)
-        who = self._sender(sender)
+        who = self._sender(sender, display_name)
         hints = self._hint_evidence(doc)
         model, words = self._model, doc.model_words
         scores = None if model is None else model.scores(words, self._learnable)
@@ -444,14 +455,31 @@ class Classifier:
             section_reason=section_reason,
         )
 
-    def _sender(self, sender: str) -> _Sender:
-        """The sender's configured and learned habits: by exact id, else by localpart."""
+    def _sender(self, sender: str, display_name: str | None = None) -> _Sender:
+        """The sender's configured and learned habits: by exact id, else by localpart, else
+        (learned reporters only know names) as the one known sender of that display name."""
         projects, loose = matching_keys(sender, self._reports, self._reports_by_localpart)
         sections, loose_s = matching_keys(
             sender, self._section_reports, self._section_reports_by_localpart
         )
         counts = self._counts
         found = None if counts is None else counts.find(sender)
+        alias = None
+        if not (projects or sections or found) and counts is not None and display_name:
+            alias = counts.by_name(display_name)
+        if alias is not None:
+            # everything known of the sender of that name, each reason saying why it is theirs
+            like = f'{alias} (same display name "{" ".join(str(display_name).split())}")'
+            stand_in = self._sender(alias)
+            habit = stand_in.habit
+            return replace(
+                stand_in,
+                id=sender,
+                projects_like=like if stand_in.projects else None,
+                sections_like=like if stand_in.sections else None,
+                habit=None if habit is None else replace(habit, like=like),
+                counts_like=like,
+            )
         return _Sender(
             id=sender,
             projects=tuple(dict.fromkeys(i for k in projects for i in self._reports[k])),
@@ -1198,17 +1226,19 @@ class Learned:
         self,
         published: Iterable[tuple[str, str | None, str | None, frozenset[str]]],
         fallback_section: str,
+        names: Iterable[tuple[str, str]] = (),
     ) -> Learned:
         """These data with published entries added, each ``(sender, project, section,
-        model_words of its text)``. An entry left in the fallback section teaches no
-        department (its sender's other counts still grow)."""
+        model_words of its text)``, and ``(sender, display name)`` of their senders. An entry
+        left in the fallback section teaches no department (its sender's other counts still
+        grow)."""
         entries = [
             (sender, project, None if section == fallback_section else section, words)
             for sender, project, section, words in published
         ]
         return Learned(
             reporters=self.reporters.merged(
-                ReporterCounts.count((u, p, s) for u, p, s, _ in entries)
+                ReporterCounts.count(((u, p, s) for u, p, s, _ in entries), names)
             ),
             section_model=self.section_model.merged(
                 count_words((s, w) for _, _, s, w in entries if s is not None)
@@ -1255,15 +1285,17 @@ def classify(
     config: Config,
     last_editor_project: str | None = None,
     learned: Learned | None = None,
+    display_name: str | None = None,
 ) -> Classification:
     """Choose a project (or none) and a section for a submission, with reasons (SPEC §5).
 
     ``last_editor_project`` is the project an editor last assigned to an entry of ``sender``
     (by reaction or command); a name the config no longer has is ignored. ``learned`` is
     the learned data to use (a running bot's own published editions added to the shipped
-    data); None uses the shipped data.
+    data); None uses the shipped data. ``display_name`` is the sender's, a clue only for a
+    sender whose id nothing knows.
     """
-    return classifier_for(config, learned).classify(text, sender, last_editor_project)
+    return classifier_for(config, learned).classify(text, sender, last_editor_project, display_name)
 
 
 # -- editor choices over automation (SPEC §6) --------------------------------------------------

@@ -259,19 +259,21 @@ class Handlers:
         if await self.store.submission_by_event(event_id) is not None:
             return None
         edition = await self.store.open_edition()
+        sender_name = self.ctx.name_of(room_id, sender)
         auto = classify.classify(
             candidate.text,
             sender,
             self.config,
             await self.store.last_editor_project(sender),
             self.ctx.learned,
+            sender_name,
         )
         sub = await self.store.create_submission(
             edition_id=edition.id,
             event_id=event_id,
             room_id=room_id,
             sender=sender,
-            sender_name=self.ctx.name_of(room_id, sender),
+            sender_name=sender_name,
             origin_ts=origin_ts,
             text=candidate.text,
             via=candidate.via,
@@ -368,6 +370,7 @@ class Handlers:
                 self.config,
                 await self.store.last_editor_project(sub.sender),
                 self.ctx.learned,
+                sub.sender_name,
             )
             await self.store.update_submission_text(sub.id, text, auto)
 

@@ -19,14 +19,18 @@ They are keyed by Matrix user id, project name and section name: a sender, proje
 section the counts have never seen gets nothing from them, so another community's config is
 unaffected by the shipped TWIM counts. A sender the counts do not know by their exact id is
 looked up by localpart on another server (:func:`matching_keys`): a replay through a local
-homeserver posts ``@andybalaam:localhost`` for ``@andybalaam:matrix.org``. That is weaker
-evidence, and the reasons say so. What the classifier does with the counts, and how much they
+homeserver posts ``@andybalaam:localhost`` for ``@andybalaam:matrix.org``. A sender known
+neither way whose display name only one known sender had (:meth:`ReporterCounts.by_name`) is
+taken for that sender: someone posting from a new account under the name they always used,
+or a replay whose accounts are not named like the real ones. That is weaker evidence still,
+and the reasons say so. What the classifier does with the counts, and how much they
 weigh against the text, is in :mod:`twimbot.classify`.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ __all__ = [
     "default_counts",
     "localpart",
     "matching_keys",
+    "name_key",
     "sender_key",
 ]
 
@@ -52,6 +57,11 @@ DATA_FILE: Final = "reporters.json"
 def sender_key(user_id: str) -> str:
     """Matrix ids compared case-insensitively (configs and events disagree on case)."""
     return user_id.strip().casefold()
+
+
+def name_key(display_name: str) -> str:
+    """Display names compared case-insensitively, whitespace runs as one space."""
+    return " ".join(unicodedata.normalize("NFC", display_name).split()).casefold()
 
 
 def localpart(user_id: str) -> str:
@@ -144,19 +154,37 @@ def _add(a: SenderCounts, b: SenderCounts) -> SenderCounts:
 class ReporterCounts:
     """Counts of published entries per sender; adds up over sources."""
 
-    def __init__(self, senders: Mapping[str, SenderCounts] | None = None) -> None:
+    def __init__(
+        self,
+        senders: Mapping[str, SenderCounts] | None = None,
+        names: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.senders: dict[str, SenderCounts] = {
             sender_key(k): v for k, v in (senders or {}).items()
         }
         self._localparts = by_localpart(self.senders)
+        # display name -> the senders who posted under it (only senders counted here)
+        named: dict[str, set[str]] = {}
+        for name, ids in (names or {}).items():
+            named.setdefault(name_key(name), set()).update(sender_key(i) for i in ids)
+        self.names: dict[str, tuple[str, ...]] = {
+            name: tuple(sorted(known))
+            for name, ids in named.items()
+            if name and (known := ids & self.senders.keys())
+        }
 
     def __bool__(self) -> bool:
         return bool(self.senders)
 
     @classmethod
-    def count(cls, entries: Iterable[tuple[str, str | None, str | None]]) -> ReporterCounts:
+    def count(
+        cls,
+        entries: Iterable[tuple[str, str | None, str | None]],
+        names: Iterable[tuple[str, str]] = (),
+    ) -> ReporterCounts:
         """Counts from ``(sender, project, section)`` of published entries; ``project`` None
-        is an entry without a project, ``section`` None one of a department not counted."""
+        is an entry without a project, ``section`` None one of a department not counted.
+        ``names`` are ``(sender, display name)`` of the same entries."""
         total: Counter[str] = Counter()
         projects: dict[str, Counter[str]] = {}
         sections: dict[str, Counter[str]] = {}
@@ -167,11 +195,15 @@ class ReporterCounts:
                 projects.setdefault(key, Counter())[project] += 1
             if section is not None:
                 sections.setdefault(key, Counter())[section] += 1
+        named: dict[str, set[str]] = {}
+        for sender, name in names:
+            named.setdefault(name_key(name), set()).add(sender_key(sender))
         return cls(
             {
                 k: SenderCounts(n, dict(projects.get(k, {})), dict(sections.get(k, {})))
                 for k, n in total.items()
-            }
+            },
+            named,
         )
 
     def merged(self, other: ReporterCounts | None) -> ReporterCounts:
@@ -182,19 +214,36 @@ class ReporterCounts:
         them by localpart and adds those senders up anyway, and counted apart, their own few
         entries would be an exact match that hides the many the shipped counts know
         (``@andy:localhost``'s first published week would make ``@andy:matrix.org``'s years
-        of entries disappear)."""
+        of entries disappear). Likewise a sender known by neither but posting under a display
+        name only one known sender had (:meth:`by_name`)."""
         if not other:
             return self
         if not self:
             return other
+        # the display names each sender of ``other`` posted under
+        their_names: dict[str, list[str]] = {}
+        for name, ids in other.names.items():
+            for key in ids:
+                their_names.setdefault(key, []).append(name)
         senders = dict(self.senders)
+        folded: dict[str, str] = {}  # a sender of ``other`` -> whom they are counted with
         for key, theirs in other.senders.items():
+            into = key
             if key not in senders:
                 known = self._localparts.get(localpart(key), ())
-                key = known[0] if known else key
-            mine = senders.get(key)
-            senders[key] = theirs if mine is None else _add(mine, theirs)
-        return ReporterCounts(senders)
+                named = {self.by_name(n) for n in their_names.get(key, ())} - {None}
+                # a new account under a known name counts with that sender, as by localpart
+                if known:
+                    into = known[0]
+                elif len(named) == 1:
+                    into = str(named.pop())
+            folded[key] = into
+            mine = senders.get(into)
+            senders[into] = theirs if mine is None else _add(mine, theirs)
+        names: dict[str, set[str]] = {name: set(ids) for name, ids in self.names.items()}
+        for name, ids in other.names.items():
+            names.setdefault(name, set()).update(folded.get(k, k) for k in ids)
+        return ReporterCounts(senders, names)
 
     # -- questions the classifier asks ----------------------------------------------------
 
@@ -208,6 +257,12 @@ class ReporterCounts:
         for key in keys[1:]:
             counts = _add(counts, self.senders[key])
         return counts, ", ".join(keys) if loose else None
+
+    def by_name(self, display_name: str) -> str | None:
+        """The one known sender who posted under this display name; None when no one or
+        several did (a name is not an identity: only an unambiguous one is a clue)."""
+        ids = self.names.get(name_key(display_name), ())
+        return ids[0] if len(ids) == 1 else None
 
     def usual_project(self, sender: str, allowed: Iterable[str]) -> Habit | None:
         """The project most of the sender's past entries were published under, out of all
@@ -226,11 +281,12 @@ class ReporterCounts:
             k: SenderCounts(int(v["entries"]), dict(v["projects"]), dict(v["sections"]))
             for k, v in data.get("senders", {}).items()
         }
-        return cls(senders)
+        return cls(senders, data.get("names", {}))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "senders": {k: v.to_json() for k, v in sorted(self.senders.items())},
+            "names": {k: list(v) for k, v in sorted(self.names.items())},
         }
 
     def dumps(self) -> str:
