@@ -554,13 +554,11 @@ def learning(
     )
     scores: dict[str, Score] = {}
     for mode in LEARNING_MODES:
-        published: list[list[tuple[str, str | None, str | None, frozenset[str]]]] = []
-        names: list[list[tuple[str, str]]] = []
+        published: list[list[tuple[str, str | None, str | None, str | None, frozenset[str]]]] = []
         score = Score(0, 0, 0, 0)
         for day in sorted(by_date):
             recent = [e for edition in published[-LEARN_EDITIONS:] for e in edition]
-            recent_names = [n for edition in names[-LEARN_EDITIONS:] for n in edition]
-            learned = shipped.plus(recent, config.fallback_section, recent_names)
+            learned = shipped.plus(recent, config.fallback_section)
             classifier = Classifier(
                 config,
                 section_model=learned.section_model,
@@ -573,7 +571,6 @@ def learning(
                 if mode == "frozen":
                     continue
                 edition = []
-                edition_names = []
                 for e in entries:
                     if mode == "editors":
                         if e.get("section") is None:  # a department the config lacks
@@ -585,11 +582,9 @@ def learning(
                         )
                         project, section = got.project, got.section
                     words = model_words(plain_text(e["text"]))
-                    edition.append((e["sender"], project, section, words))
-                    if e.get("display_name"):
-                        edition_names.append((e["sender"], e["display_name"]))
+                    name = e.get("display_name")
+                    edition.append((e["sender"], name, project, section, words))
                 published.append(edition)
-                names.append(edition_names)
         scores[mode] = score
     return scores
 

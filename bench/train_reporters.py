@@ -34,16 +34,21 @@ def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, s
 
 
 @cache
+def _post_entries(post: Path) -> tuple[dict[str, Any], ...]:
+    # leave-one-post-out counts once per post of the set: each post file is read once
+    return tuple(json.loads(post.read_text(encoding="utf-8")))
+
+
+@cache
 def post_examples(post: Path) -> tuple[tuple[str, str | None, str | None], ...]:
     """:func:`examples` of one post file."""
-    # leave-one-post-out counts once per post of the set: each post file is read once
-    return tuple(examples(json.loads(post.read_text(encoding="utf-8"))))
+    return tuple(examples(_post_entries(post)))
 
 
 @cache
 def post_names(post: Path) -> tuple[tuple[str, str], ...]:
     """``(sender, display name)`` of the entries of one post file."""
-    entries = json.loads(post.read_text(encoding="utf-8"))
+    entries = _post_entries(post)
     return tuple((e["sender"], e["display_name"]) for e in entries if e.get("display_name"))
 
 

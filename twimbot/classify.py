@@ -1224,27 +1224,28 @@ class Learned:
 
     def plus(
         self,
-        published: Iterable[tuple[str, str | None, str | None, frozenset[str]]],
+        published: Iterable[tuple[str, str | None, str | None, str | None, frozenset[str]]],
         fallback_section: str,
-        names: Iterable[tuple[str, str]] = (),
     ) -> Learned:
-        """These data with published entries added, each ``(sender, project, section,
-        model_words of its text)``, and ``(sender, display name)`` of their senders. An entry
-        left in the fallback section teaches no department (its sender's other counts still
-        grow)."""
+        """These data with published entries added, each ``(sender, their display name,
+        project, section, model_words of its text)``. An entry left in the fallback section
+        teaches no department (its sender's other counts still grow)."""
         entries = [
-            (sender, project, None if section == fallback_section else section, words)
-            for sender, project, section, words in published
+            (sender, name, project, None if section == fallback_section else section, words)
+            for sender, name, project, section, words in published
         ]
         return Learned(
             reporters=self.reporters.merged(
-                ReporterCounts.count(((u, p, s) for u, p, s, _ in entries), names)
+                ReporterCounts.count(
+                    ((u, p, s) for u, _, p, s, _ in entries),
+                    ((u, n) for u, n, _, _, _ in entries if n),
+                )
             ),
             section_model=self.section_model.merged(
-                count_words((s, w) for _, _, s, w in entries if s is not None)
+                count_words((s, w) for _, _, _, s, w in entries if s is not None)
             ),
             project_model=self.project_model.merged(
-                count_words((p, w) for _, p, _, w in entries if p is not None)
+                count_words((p, w) for _, _, p, _, w in entries if p is not None)
             ),
         )
 

@@ -234,31 +234,32 @@ async def learned(store: Store, config: Config, editions: int = LEARN_EDITIONS) 
     archive must not slow the start. Entries left in the fallback section teach no
     department.
     """
-    published: list[tuple[str, str | None, str | None, str]] = []
-    names: list[tuple[str, str]] = []
+    published: list[tuple[str, str, str | None, str | None, str]] = []
     for edition_id in await store.published_edition_ids(editions):
         subs, marks = await _entries(store, edition_id)
         for sub, assignment in zip(subs, _assignments(config, subs, marks), strict=True):
             published.append(
-                (sub.sender, assignment.project.name, assignment.section.name, sub.text)
+                (
+                    sub.sender,
+                    sub.sender_name,
+                    assignment.project.name,
+                    assignment.section.name,
+                    sub.text,
+                )
             )
-            names.append((sub.sender, sub.sender_name))
     # Splitting a year of entries into words takes a few hundred milliseconds: off the
     # event loop, so that acknowledgements and commands go on meanwhile.
-    return await asyncio.to_thread(_learn, published, config.fallback_section, names)
+    return await asyncio.to_thread(_learn, published, config.fallback_section)
 
 
 def _learn(
-    published: list[tuple[str, str | None, str | None, str]],
-    fallback_section: str,
-    names: list[tuple[str, str]],
+    published: list[tuple[str, str, str | None, str | None, str]], fallback_section: str
 ) -> Learned:
-    """:func:`learned` from ``(sender, project, section, text)`` of the published entries
-    and ``(sender, display name)`` of their senders."""
+    """:func:`learned` from ``(sender, display name, project, section, text)`` of the
+    published entries."""
     return Learned.shipped().plus(
-        ((u, p, s, model_words(plain_text(text))) for u, p, s, text in published),
+        ((u, n, p, s, model_words(plain_text(text))) for u, n, p, s, text in published),
         fallback_section,
-        names,
     )
 
 

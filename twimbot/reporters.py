@@ -231,12 +231,12 @@ class ReporterCounts:
             into = key
             if key not in senders:
                 known = self._localparts.get(localpart(key), ())
-                named = {self.by_name(n) for n in their_names.get(key, ())} - {None}
+                named = {k for n in their_names.get(key, ()) if (k := self.by_name(n))}
                 # a new account under a known name counts with that sender, as by localpart
                 if known:
                     into = known[0]
                 elif len(named) == 1:
-                    into = str(named.pop())
+                    into = named.pop()
             folded[key] = into
             mine = senders.get(into)
             senders[into] = theirs if mine is None else _add(mine, theirs)
