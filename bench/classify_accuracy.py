@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twimbot.classify import Classifier, Learned
+from twimbot.classify import Classifier, Learned, classifier_for
 from twimbot.config import Config, parse_config
 from twimbot.draft import LEARN_EDITIONS
 from twimbot.hebbot import convert_hebbot
@@ -558,13 +558,7 @@ def learning(
         score = Score(0, 0, 0, 0)
         for day in sorted(by_date):
             recent = [e for edition in published[-LEARN_EDITIONS:] for e in edition]
-            learned = shipped.plus(recent, config.fallback_section)
-            classifier = Classifier(
-                config,
-                section_model=learned.section_model,
-                reporters=learned.reporters,
-                project_model=learned.project_model,
-            )
+            classifier = classifier_for(config, shipped.plus(recent, config.fallback_section))
             for f in by_date[day]:
                 entries = with_senders(json.loads(f.read_text(encoding="utf-8")), senders)
                 score += evaluate(entries, config, classifier=classifier)

@@ -387,7 +387,7 @@ class Handlers:
                 return  # a published entry stays as it was published
             mark = await self.store.remove_mark(red.target)
             key = normalize_key(reaction.key)
-            if mark is None and key == normalize_key(self.config.notice_emoji):
+            if mark is None and lookup.is_notice_key(reaction.key, self.config):
                 await self._undo_notice(reaction)
                 await self._undo_attach(reaction)
             elif mark is None and POST_N_RE.match(key):
@@ -475,7 +475,7 @@ class Handlers:
             return
         key = normalize_key(r.key)
         editor = self.ctx.is_editor(r.sender)
-        if key == normalize_key(self.config.notice_emoji):
+        if lookup.is_notice_key(r.key, self.config):
             media = await self.store.media_by_event(r.target)
             if media is not None:
                 await self._notice_attach(r, media, editor)

@@ -45,9 +45,9 @@ __all__ = [
     "SenderCounts",
     "by_localpart",
     "default_counts",
+    "display_name_key",
     "localpart",
     "matching_keys",
-    "name_key",
     "sender_key",
 ]
 
@@ -59,8 +59,9 @@ def sender_key(user_id: str) -> str:
     return user_id.strip().casefold()
 
 
-def name_key(display_name: str) -> str:
-    """Display names compared case-insensitively, whitespace runs as one space."""
+def display_name_key(display_name: str) -> str:
+    """Display names compared case-insensitively, whitespace runs as one space; unlike a
+    project name's :func:`twimbot.names.name_key`, ``-`` and ``_`` are part of the name."""
     return " ".join(unicodedata.normalize("NFC", display_name).split()).casefold()
 
 
@@ -166,7 +167,7 @@ class ReporterCounts:
         # display name -> the senders who posted under it (only senders counted here)
         named: dict[str, set[str]] = {}
         for name, ids in (names or {}).items():
-            named.setdefault(name_key(name), set()).update(sender_key(i) for i in ids)
+            named.setdefault(display_name_key(name), set()).update(sender_key(i) for i in ids)
         self.names: dict[str, tuple[str, ...]] = {
             name: tuple(sorted(known))
             for name, ids in named.items()
@@ -197,7 +198,7 @@ class ReporterCounts:
                 sections.setdefault(key, Counter())[section] += 1
         named: dict[str, set[str]] = {}
         for sender, name in names:
-            named.setdefault(name_key(name), set()).add(sender_key(sender))
+            named.setdefault(display_name_key(name), set()).add(sender_key(sender))
         return cls(
             {
                 k: SenderCounts(n, dict(projects.get(k, {})), dict(sections.get(k, {})))
@@ -261,7 +262,7 @@ class ReporterCounts:
     def by_name(self, display_name: str) -> str | None:
         """The one known sender who posted under this display name; None when no one or
         several did (a name is not an identity: only an unambiguous one is a clue)."""
-        ids = self.names.get(name_key(display_name), ())
+        ids = self.names.get(display_name_key(display_name), ())
         return ids[0] if len(ids) == 1 else None
 
     def usual_project(self, sender: str, allowed: Iterable[str]) -> Habit | None:
