@@ -57,9 +57,9 @@ from twimbot.classify import Classifier, Learned, classifier_for
 from twimbot.config import Config, parse_config
 from twimbot.draft import LEARN_EDITIONS
 from twimbot.hebbot import convert_hebbot
-from twimbot.names import plain_text
+from twimbot.names import text_model_words
 from twimbot.reporters import ReporterCounts
-from twimbot.section_model import SectionModel, WordCounts, count_words, model_words
+from twimbot.section_model import SectionModel, WordCounts, count_words
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -575,7 +575,7 @@ def learning(
                             e["text"], e["sender"], None, e.get("display_name")
                         )
                         project, section = got.project, got.section
-                    words = model_words(plain_text(e["text"]))
+                    words = text_model_words(e["text"])
                     name = e.get("display_name")
                     edition.append((e["sender"], name, project, section, words))
                 published.append(edition)

@@ -22,8 +22,8 @@ from functools import cache
 from pathlib import Path
 
 from bench.train_section_model import Examples, serialise, train_without, write_or_check
-from twimbot.names import plain_text
-from twimbot.section_model import PROJECT_DATA_FILE, SectionModel, model_words
+from twimbot.names import text_model_words
+from twimbot.section_model import PROJECT_DATA_FILE, SectionModel
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / PROJECT_DATA_FILE
 
@@ -34,7 +34,7 @@ def post_examples(post: Path) -> Examples:
     # leave-one-post-out trains once per post of the set: each post's words are split once
     entries = json.loads(post.read_text(encoding="utf-8"))
     return tuple(
-        (e["project"], model_words(plain_text(e["text"])))
+        (e["project"], text_model_words(e["text"]))
         for e in entries
         if e.get("section") and e.get("project")
     )

@@ -26,22 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.classify_accuracy import training_files
-from twimbot.names import plain_text
+from twimbot.names import text_model_words
 from twimbot.section_model import (
     DATA_FILE,
     MIN_DOCS,
     SectionModel,
     WordCounts,
     count_words,
-    model_words,
 )
 
 OUTPUT = Path(__file__).resolve().parent.parent / "twimbot" / "data" / DATA_FILE
 
 
-def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-    """``(section, plain text)`` for every scored entry."""
-    return [(e["section"], plain_text(e["text"])) for e in entries if e.get("section")]
+def examples(entries: Iterable[dict[str, Any]]) -> list[tuple[str, frozenset[str]]]:
+    """``(section, words)`` for every scored entry (:func:`text_model_words`)."""
+    return [(e["section"], text_model_words(e["text"])) for e in entries if e.get("section")]
 
 
 @cache
@@ -66,7 +65,7 @@ def post_examples(post: Path) -> Examples:
     # leave-one-post-out trains once per post of the set, each time on the same texts, so
     # each post's are prepared once.
     entries = json.loads(post.read_text(encoding="utf-8"))
-    return tuple((section, model_words(plain)) for section, plain in examples(entries))
+    return tuple(examples(entries))
 
 
 def train(exclude: Path | None = None) -> SectionModel:

@@ -28,11 +28,14 @@ from twimbot.classify import (
 from twimbot.config import Config, Project, Section
 from twimbot.lookup import find_project, find_section, is_notice_key, match_name, reaction_target
 from twimbot.model import Classification, Source
+from twimbot.names import Doc, text_model_words
 from twimbot.reporters import ReporterCounts, default_counts
 from twimbot.section_model import (
     SectionModel,
     default_model,
     default_project_model,
+    describe_words,
+    link_words,
     model_words,
 )
 
@@ -961,7 +964,10 @@ def test_real_twim_config_loads(twim_config: Config) -> None:
 # below). Lower a floor only on purpose, and say why in the commit. Each row: set, scored
 # entries, right project, right section. The same floors hold with every sender posted as
 # @<localpart>:localhost (an outside replay through a local Synapse): senders are matched by
-# localpart when no id matches exactly.
+# localpart when no id matches exactly. Lowered on purpose by one or two entries in blind4,
+# blind7 and blind11 and by four sections in train10 when the learned words began to count
+# the places a text links to: in-sample, the 4,053 entries gained 1 / 3; the honest figures
+# gained 0 / 10 leaving one post out and 0 / 11 forward from 2022.
 FLOORS = [
     # 2022: its Element Android/iOS entries name no variant; the learned project words tell
     ("reference", 19, 19, 19),
@@ -969,22 +975,22 @@ FLOORS = [
     ("heldout", 54, 50, 52),  # in-sample since it joined the training set
     ("blind2", 98, 85, 92),  # in-sample since it joined the training set
     ("blind3", 72, 66, 67),  # in-sample since it joined the training set
-    ("blind4", 87, 78, 82),  # in-sample since it joined the training set (blind: 75 / 70)
+    ("blind4", 87, 77, 82),  # in-sample since it joined the training set (blind: 75 / 70)
     ("train5", 396, 362, 371),  # in-sample: 32 posts added to the training set unseen
     ("blind5", 112, 103, 104),  # in-sample since it joined the training set (blind: 99 / 96)
     ("train6", 367, 335, 343),  # in-sample: 30 posts added to the training set unseen
     ("blind6", 138, 125, 127),  # in-sample since it joined the training set (blind: 122 / 117)
     ("train7", 371, 336, 345),  # in-sample: 30 posts added unseen
     ("train8", 347, 323, 339),  # in-sample: 20 posts of 2022 added unseen (first look 279 / 297)
-    ("blind7", 184, 164, 167),  # in-sample since it joined the training set (blind: 155 / 153)
+    ("blind7", 184, 164, 166),  # in-sample since it joined the training set (blind: 155 / 153)
     ("blind8", 177, 159, 165),  # in-sample since it joined the training set (blind: 137 / 148)
     ("train9", 248, 228, 239),  # in-sample: 17 posts added unseen (first look 202 / 224)
     ("blind9", 290, 262, 274),  # in-sample since it joined the training set (blind: 242 / 248)
     # in-sample since it joined the training set (blind, 2021: 163 / 152)
     ("blind10", 207, 170, 187),
-    ("train10", 396, 324, 361),  # in-sample: 26 posts of 2021 added unseen (first look 310 / 304)
+    ("train10", 396, 324, 357),  # in-sample: 26 posts of 2021 added unseen (first look 310 / 304)
     # in-sample since it joined the training set (blind, 2021: 149 / 144)
-    ("blind11", 179, 158, 165),
+    ("blind11", 179, 158, 164),
 ]
 
 
@@ -1329,6 +1335,53 @@ def test_section_model_round_trips_and_is_deterministic() -> None:
     assert SectionModel.train(list(reversed(TINY_CORPUS))).to_json() == model.to_json()
 
 
+def test_link_words_are_the_hosts_and_first_path_segments_a_text_links_to() -> None:
+    assert link_words(["https://github.com/Element-HQ/element-web/releases"]) == {
+        "github.com",
+        "github.com/element-hq",
+    }
+    # the matrix.org blog's site-relative links are matrix.org's; scheme-less www. URLs count
+    assert link_words(["@/foundation/working-groups/governance.md", "www.example.org"]) == {
+        "matrix.org",
+        "matrix.org/foundation",
+        "example.org",
+    }
+    # media ids, hosts without a dot and malformed addresses say nothing
+    assert link_words(["mxc://matrix.org/AbCdEf", "http://localhost/x", "https://[::1"]) == set()
+    # a text's words and link words, as the classifier and a bot learning from its editions
+    # count them alike; a word never has a dot or a slash, so the two never collide
+    text = "Hydrogen 0.5 is out: [release notes](https://github.com/element-hq/hydrogen-web)"
+    assert text_model_words(text) == Doc.parse(text).model_words
+    assert {"hydrogen", "release", "github.com", "github.com/element-hq"} <= text_model_words(text)
+    assert not any("." in w or "/" in w for w in model_words(Doc.parse(text).plain))
+
+
+def test_where_a_text_links_to_is_learned_and_named_in_the_reason() -> None:
+    # entries of one department all link to one organisation's repositories: a text that
+    # says nothing else but links there is that department's, and the reason says so
+    rows = [
+        ("bridges", "Bridge update [code](https://github.com/mautrix/whatsapp)"),
+        ("bridges", "Puppeting fixes, see https://github.com/mautrix/signal"),
+        ("clients", "A faster timeline in our app [code](https://github.com/nheko-reborn/nheko)"),
+        ("clients", "The app got a new timeline https://github.com/nheko-reborn/nheko"),
+    ]
+    model = SectionModel.from_words((s, text_model_words(t)) for s, t in rows)
+    sections = [
+        {"name": "bridges", "title": "Dept of Bridges"},
+        {"name": "clients", "title": "Dept of Clients"},
+    ]
+    classifier = Classifier(make_config(sections=sections, projects=[]), section_model=model)
+    got = classifier.classify("Hello! Have a look: https://github.com/mautrix/gmessages", NOBODY)
+    assert got.section == "bridges"
+    assert "links to github.com/mautrix are typical of Dept of Bridges" in got.section_reason
+    # without its link the same text says nothing the model knows
+    assert classifier.classify("Hello! Have a look.", NOBODY).section != "bridges"
+    assert describe_words(["bridge", "github.com/mautrix"]) == (
+        'words "bridge" and links to github.com/mautrix'
+    )
+    assert describe_words(["bridge", "puppeting"]) == 'words "bridge", "puppeting"'
+
+
 def test_learned_words_decide_only_where_the_rules_do_not() -> None:
     model = SectionModel.train(TINY_CORPUS)
     sections = [
@@ -1460,19 +1513,20 @@ def test_training_set_accuracy_leaving_each_post_out(
     # (blind11 joined: every TWIM post of 2021-2026) 3556 / 3421, the 3,271 of 2022-2026 2922
     # / 2805 (3552 / 3417 with localhost senders), and 3564 / 3421 with HINTS_SURE refitted
     # (3561 / 3417 with localhost senders); 3563 / 3422 with a sender no id matches taken for
-    # the one known sender of their display name (3560 / 3418 with localhost senders)
+    # the one known sender of their display name (3560 / 3418 with localhost senders); 3563 /
+    # 3432 with the places a text links to counted by the learned words
     total, years = bench.lopo(bench.training_files(), twim_config)
     assert total.total == 4053
     assert total.project_ok >= 3563, total
-    assert total.section_ok >= 3422, total
+    assert total.section_ok >= 3432, total
     assert set(years) == {"2021", "2022", "2023", "2024", "2025", "2026"}
 
 
 def test_new_weeks_scored_by_earlier_posts_only(bench: ModuleType, twim_config: Config) -> None:
     # forward chaining, the way a running bot meets new weeks: each post of 2026 is scored
     # by learned data counted on the posts published before it, so its senders' and
-    # projects' later posts are unknown to it. A floor, as measured: 406 / 376 of 449
-    # (90.4% / 83.7%); from 2022 on 2811 / 2757 of 3,271 (85.9% / 84.3%, docs/classification.md)
+    # projects' later posts are unknown to it. A floor, as measured: 407 / 378 of 449
+    # (90.6% / 84.2%); from 2022 on 2811 / 2768 of 3,271 (85.9% / 84.6%, docs/classification.md)
     files = bench.training_files()
     total, years = bench.forward(files, twim_config, "2026-01-01")
     in_2026 = [f for f in files if bench.post_date(f) >= "2026-01-01"]
@@ -1481,12 +1535,12 @@ def test_new_weeks_scored_by_earlier_posts_only(bench: ModuleType, twim_config: 
     )
     assert total.total == scored == 449
     assert set(years) == {"2026"}
-    assert total.project_ok >= 406, total
-    assert total.section_ok >= 376, total
+    assert total.project_ok >= 407, total
+    assert total.section_ok >= 378, total
     # a replay whose accounts are its own, under the real display names: the learned
-    # reporters know the senders by name (measured 392 / 369; by nothing, 361 / 350)
+    # reporters know the senders by name (measured 394 / 370; by nothing, 361 / 350)
     renamed, _ = bench.forward(files, twim_config, "2026-01-01", senders="renamed")
-    assert (renamed.project_ok, renamed.section_ok) >= (392, 369), renamed
+    assert (renamed.project_ok, renamed.section_ok) >= (394, 370), renamed
     # nothing is scored after the last post, and a post is never scored by its own counts:
     # the first post of all is scored with no learned data (more wrong than with it)
     first = min(files, key=bench.post_date)
@@ -1502,14 +1556,14 @@ def test_a_bot_learning_from_its_editions_gains_with_editors_and_loses_nothing_w
 ) -> None:
     # 2026's posts week by week, senders on a local server as an outside replay posts them,
     # the learned data counted on the posts before 2026 plus the bot's own published weeks
-    # (draft.learned). Measured: frozen 400 / 366, its own guesses 398 / 367, the editors'
-    # choices 407 / 375 of 449 (docs/classification.md)
+    # (draft.learned). Measured: frozen 400 / 368, its own guesses 399 / 368, the editors'
+    # choices 408 / 376 of 449 (docs/classification.md)
     scores = bench.learning(bench.training_files(), twim_config, "2026-01-01", "localhost")
     frozen, own, editors = (scores[m] for m in ("frozen", "own guesses", "editors"))
     assert frozen.total == own.total == editors.total == 449
     assert editors.section_ok >= frozen.section_ok + 5, scores
     assert editors.project_ok >= frozen.project_ok + 4, scores
-    assert (editors.project_ok, editors.section_ok) >= (407, 375), scores
+    assert (editors.project_ok, editors.section_ok) >= (408, 376), scores
     # with no editor at all it learns its own guesses: no harm
     assert own.project_ok >= frozen.project_ok - 3, scores
     assert own.section_ok >= frozen.section_ok - 3, scores

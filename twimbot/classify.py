@@ -142,6 +142,7 @@ from twimbot.section_model import (
     count_words,
     default_model,
     default_project_model,
+    describe_words,
 )
 
 __all__ = ["Classifier", "Learned", "classifier_for", "classify", "resolve"]
@@ -937,8 +938,7 @@ class Classifier:
         guess = model.guess_from(scores, words)
         if guess.margin < PROJECT_WORDS_SURE:
             return None
-        shown = ", ".join(f'"{w}"' for w in guess.words)
-        why = f" (words {shown} are typical of its past entries)"
+        why = f" ({describe_words(guess.words)} are typical of its past entries)"
         return self._project_index[guess.section], why
 
     def _outweighs(self, section: int, project: int, hints: dict[int, Evidence]) -> bool:
@@ -1182,8 +1182,7 @@ class Classifier:
                     words, self.sections[best].name, self.sections[runner].name
                 )
                 if shown:
-                    listed = ", ".join(f'"{w}"' for w in shown)
-                    said.append(f"words {listed} are typical of {title} in past posts")
+                    said.append(f"{describe_words(shown)} are typical of {title} in past posts")
         return ("; ".join(said[:3]) or f"weighing all clues, {title} comes first") + tie
 
     def _shared_section(

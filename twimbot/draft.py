@@ -25,8 +25,7 @@ from twimbot.classify import Learned
 from twimbot.config import WEEKDAYS, Config
 from twimbot.errors import TemplateError
 from twimbot.model import Assignment, DraftInput, Entry, MediaItem, MediaKind, PingRow
-from twimbot.names import plain_text
-from twimbot.section_model import model_words
+from twimbot.names import text_model_words
 from twimbot.store import Edition, Mark, MediaRow, Store, SubmissionRow
 
 MAX_TS = 2**62
@@ -258,7 +257,7 @@ def _learn(
     """:func:`learned` from ``(sender, display name, project, section, text)`` of the
     published entries."""
     return Learned.shipped().plus(
-        ((u, n, p, s, model_words(plain_text(text))) for u, n, p, s, text in published),
+        ((u, n, p, s, text_model_words(text)) for u, n, p, s, text in published),
         fallback_section,
     )
 

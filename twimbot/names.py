@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Final
 
 from twimbot.config import Project
-from twimbot.section_model import model_words
+from twimbot.section_model import link_words, model_words
 
 __all__ = [
     "WORD_RUN_RE",
@@ -40,11 +40,11 @@ __all__ = [
     "name_key",
     "name_words",
     "nfc",
-    "plain_text",
     "project_aliases",
     "scan",
     "short_names",
     "site_key",
+    "text_model_words",
     "text_words",
     "url_slugs",
 ]
@@ -365,7 +365,7 @@ class Doc:
             capitalised=frozenset(
                 w.casefold() for w in WORD_RUN_RE.findall(plain) if any(c.isupper() for c in w)
             ),
-            model_words=model_words(plain),
+            model_words=model_words(plain) | link_words(urls),
         )
 
     def emphasised(self, pos: int) -> bool:
@@ -401,9 +401,11 @@ def _blank_links(text: str) -> tuple[str, list[str], list[str]]:
     return "".join(chars), urls, rooms
 
 
-def plain_text(text: str) -> str:
-    """The text as the rules read it: link targets, URLs, images and Matrix ids blanked."""
-    return _blank_links(text)[0]
+def text_model_words(text: str) -> frozenset[str]:
+    """What the learned section and project words count of a text: its words and the places
+    it links to (:attr:`Doc.model_words`, without reading the rest of a :class:`Doc`)."""
+    plain, urls, _ = _blank_links(text)
+    return model_words(plain) | link_words(urls)
 
 
 @dataclass(frozen=True, slots=True)
