@@ -28,14 +28,13 @@ from twimbot.classify import (
 from twimbot.config import Config, Project, Section
 from twimbot.lookup import find_project, find_section, is_notice_key, match_name, reaction_target
 from twimbot.model import Classification, Source
-from twimbot.names import Doc, text_model_words
+from twimbot.names import Doc, link_words, text_model_words
 from twimbot.reporters import ReporterCounts, default_counts
 from twimbot.section_model import (
     SectionModel,
     default_model,
     default_project_model,
     describe_words,
-    link_words,
     model_words,
 )
 

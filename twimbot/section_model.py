@@ -5,7 +5,7 @@ This model knows the words that real TWIM entries of each section use ("federate
 "servers" and "discovered" for the weekly federation stats; "RC", "timeline" and "room list"
 for client news), counted over the labelled training posts of ``bench/data`` and shipped as
 ``twimbot/data/section_words.json``; beside the words, the places a text links to
-(:func:`link_words`: ``github.com/mautrix``, ``matrix.org/foundation``). It is:
+(:func:`twimbot.names.link_words`: ``github.com/mautrix``, ``matrix.org/foundation``). It is:
 
 * **transparent**: a prediction names the words that decided it, and the data file is
   plain word counts per section;
@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 __all__ = [
     "SectionGuess",
@@ -53,7 +52,6 @@ __all__ = [
     "default_model",
     "default_project_model",
     "describe_words",
-    "link_words",
     "model_words",
 ]
 
@@ -76,36 +74,6 @@ PROJECT_DATA_FILE: Final = "project_words.json"
 def model_words(plain: str) -> frozenset[str]:
     """The words of a (link-free) text the model counts: case-folded, stop words dropped."""
     return frozenset(_WORD_RE.findall(plain.casefold())) - _STOP
-
-
-def link_words(urls: Iterable[str]) -> frozenset[str]:
-    """The places a text links to, as words the model counts beside its words: each link's
-    host and its host with the first path segment (``github.com``,
-    ``github.com/element-hq``). Where news links to says which department it is (an
-    organisation's repositories, an app store, the Foundation's pages); measured forward from
-    2022, +11 sections of 3,271 (docs/classification.md). A word never has a dot or a slash,
-    so the two never collide. Site-relative links of the matrix.org blog (``@/foundation/…``)
-    count as matrix.org's."""
-    found: set[str] = set()
-    for url in urls:
-        if url.startswith("@/"):
-            host, path = "matrix.org", url[1:]
-        elif "://" in url and not url.startswith(("https://", "http://")):
-            continue  # mxc:// media and the like: an id, not a place
-        else:
-            try:
-                parts = urlsplit(url if "://" in url else f"https://{url}")
-                host = (parts.hostname or "").removeprefix("www.")
-            except ValueError:  # a malformed address says nothing
-                continue
-            path = parts.path
-        if "." not in host:
-            continue
-        found.add(host)
-        first = next((p for p in path.split("/") if p), "")
-        if first:
-            found.add(f"{host}/{first.casefold()}")
-    return frozenset(found)
 
 
 def describe_words(words: Iterable[str]) -> str:
